@@ -1,0 +1,71 @@
+//! The umbrella command line: `ocfbox list`, `ocfbox AGENT ACTION`, `--help`, `--version`.
+
+use clap::Command;
+
+use crate::agents;
+use crate::ocf::{agent::run_action, metadata, OcfCode};
+
+fn command() -> Command {
+    Command::new("ocfbox")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("OCF resource agents for Pacemaker, in one binary")
+        .long_about(
+            "OCF resource agents for Pacemaker, in one binary.\n\n\
+             Pacemaker runs it through symlinks under /usr/lib/ocf/resource.d/<provider>/, \
+             and the link's name picks the agent. For manual use, name the agent and the \
+             action: `ocfbox SystemdService monitor` (parameters come from OCF_RESKEY_*).",
+        )
+        .subcommand_required(true)
+        .allow_external_subcommands(true)
+        .subcommand(Command::new("list").about("List the agents with their short descriptions"))
+}
+
+pub fn main(args: &[String]) -> i32 {
+    let matches = match command().try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => OcfCode::Success,
+                _ => OcfCode::ErrArgs,
+            };
+            let _ = e.print();
+            return code.as_i32();
+        }
+    };
+    match matches.subcommand() {
+        Some(("list", _)) => {
+            for agent in agents::all() {
+                let xml = agent.metadata();
+                println!("{:<24} {}", agent.name(), metadata::shortdesc(&xml));
+            }
+            OcfCode::Success.as_i32()
+        }
+        Some((name, sub)) => {
+            let rest: Vec<String> = sub
+                .get_many::<std::ffi::OsString>("")
+                .map(|v| v.map(|s| s.to_string_lossy().into_owned()).collect())
+                .unwrap_or_default();
+            match agents::find(name) {
+                Some(agent) => run_action(agent, rest.first().map(String::as_str)),
+                None => unknown_agent(name),
+            }
+        }
+        None => OcfCode::ErrArgs.as_i32(),
+    }
+}
+
+/// Called by a name that is no agent: OCF_ERR_INSTALLED, naming the ones that exist.
+pub fn unknown_agent(name: &str) -> i32 {
+    let known: Vec<String> = agents::all().iter().map(|a| a.name().to_string()).collect();
+    eprintln!(
+        "ocfbox: unknown agent '{}'; known agents: {}",
+        crate::ocf::params::printable(name),
+        known.join(", ")
+    );
+    eprintln!(
+        "ocf-exit-reason:ocfbox has no agent named '{}'",
+        crate::ocf::params::printable(name)
+    );
+    OcfCode::ErrInstalled.as_i32()
+}

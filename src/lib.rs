@@ -1,0 +1,10 @@
+//! ocfbox: OCF resource agents for Pacemaker in one multi-call binary.
+//!
+//! `ocf` is the runtime every agent leans on; `agents` holds one file per agent; the peer
+//! clients (`pacemaker`, and those the agents add) each keep the one place that maps their
+//! peer's answers to OCF codes.
+
+pub mod agents;
+pub mod cli;
+pub mod ocf;
+pub mod pacemaker;

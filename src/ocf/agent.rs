@@ -1,0 +1,129 @@
+//! What every agent provides, and the one place that turns an action's result into the
+//! process exit code and the exit reason.
+
+use std::borrow::Cow;
+use std::io::IsTerminal;
+
+use super::code::OcfCode;
+use super::deadline::Deadline;
+use super::env::OcfEnv;
+use super::error::{OcfError, OcfResult};
+use super::log;
+use super::metadata;
+use super::params::{ParamSpec, Params};
+
+/// An OCF resource agent of the suite.
+pub trait Agent: Sync {
+    /// The name Pacemaker calls it by (the symlink's file name).
+    fn name(&self) -> &str;
+    /// The meta-data XML, complete with the ra-api-1.dtd DOCTYPE.
+    fn metadata(&self) -> Cow<'static, str>;
+    /// The parameters, as the meta-data declares them.
+    fn params(&self) -> Cow<'static, [ParamSpec]>;
+    /// Run one action (never `meta-data`, `usage` or an action the meta-data does not
+    /// advertise: the runtime answers those).
+    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode>;
+}
+
+/// Everything an action needs to know about its invocation.
+pub struct Context<'a> {
+    pub agent: &'a str,
+    pub action: &'a str,
+    pub env: &'a OcfEnv,
+    pub deadline: Deadline,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(agent: &'a str, action: &'a str, env: &'a OcfEnv) -> Self {
+        Context {
+            agent,
+            action,
+            env,
+            deadline: Deadline::from_op_timeout(env.op_timeout()),
+        }
+    }
+
+    pub fn params<'s>(&'s self, specs: &'s [ParamSpec]) -> Params<'s> {
+        Params::new(specs, self.env)
+    }
+
+    pub fn is_probe(&self) -> bool {
+        self.env.is_probe(self.action)
+    }
+}
+
+pub fn usage(agent: &dyn Agent) -> String {
+    let xml = agent.metadata();
+    let actions = metadata::advertised_actions(&xml).join("|");
+    format!("usage: {} {{{actions}}}\n", agent.name())
+}
+
+/// Run `action` of `agent` in this process's environment and return the exit code.
+pub fn run_action(agent: &dyn Agent, action: Option<&str>) -> i32 {
+    let Some(action) = action else {
+        eprint!("{}", usage(agent));
+        return OcfCode::ErrUnimplemented.as_i32();
+    };
+    match action {
+        // Pure: no parameters, no privileges, no writes, nothing but XML on stdout.
+        "meta-data" => {
+            print!("{}", agent.metadata());
+            return OcfCode::Success.as_i32();
+        }
+        "usage" | "help" | "--help" | "-h" => {
+            print!("{}", usage(agent));
+            return OcfCode::Success.as_i32();
+        }
+        _ => {}
+    }
+    let xml = agent.metadata();
+    if !metadata::advertised_actions(&xml).contains(&action) {
+        eprint!("{}", usage(agent));
+        eprintln!(
+            "{}: action '{}' is not implemented",
+            agent.name(),
+            super::params::printable(action)
+        );
+        return OcfCode::ErrUnimplemented.as_i32();
+    }
+
+    let env = OcfEnv::from_process();
+    log::init(log::LogConfig::from_env(
+        &env,
+        agent.name(),
+        std::io::stdout().is_terminal(),
+    ));
+    let ctx = Context::new(agent.name(), action, &env);
+    let specs = agent.params();
+    for name in ctx.params(&specs).undeclared() {
+        ::log::warn!(
+            "ignoring parameter '{}': {} does not have it",
+            super::params::printable(&name),
+            agent.name()
+        );
+    }
+    ::log::debug!(
+        "{action} begins (timeout {} ms, interval {} ms)",
+        env.op_timeout().as_millis(),
+        env.interval_ms()
+    );
+    let code = finish(agent.run(&ctx));
+    ::log::debug!("{action} returns {code}");
+    code.as_i32()
+}
+
+/// The result of an action, as Pacemaker will read it.
+pub fn finish(result: OcfResult<OcfCode>) -> OcfCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // A stopped resource is an ordinary monitor answer, not an error worth alarm.
+            let level = match err {
+                OcfError::NotRunning(_) => ::log::Level::Info,
+                _ => ::log::Level::Error,
+            };
+            log::exit_reason(&err.to_string(), level);
+            err.code()
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Logging with ocf_log's semantics (resource-agents' ocf-shellfuncs):
+//! - on a terminal: `tag: LEVEL: msg` on stderr, nothing else;
+//! - otherwise syslog when HA_LOGFACILITY is set (and not `none`), append to HA_LOGFILE when
+//!   set, and stderr (collected by pacemaker-execd) when neither is;
+//! - debug only when HA_debug is set and not 0, to HA_DEBUGLOG when that is a separate file;
+//! - the tag is HA_LOGTAG or `agent(instance)[pid]`, so every line names the resource.
+//!
+//! The failure reason goes to stderr once as `ocf-exit-reason:<msg>` (the prefix comes from
+//! OCF_EXIT_REASON_PREFIX), and is logged as an error to the other sinks.
+
+use std::ffi::CString;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::OnceLock;
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+use super::env::OcfEnv;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub tag: String,
+    pub tty: bool,
+    pub syslog_facility: Option<libc::c_int>,
+    pub logfile: Option<String>,
+    pub debug: bool,
+    pub debuglog: Option<String>,
+    pub exit_reason_prefix: String,
+}
+
+impl LogConfig {
+    pub fn from_env(env: &OcfEnv, agent: &str, stdout_is_tty: bool) -> Self {
+        let tag = match env.var("HA_LOGTAG") {
+            Some(t) => t.to_string(),
+            None => match env.resource_instance() {
+                Some(inst) => format!("{agent}({inst})[{}]", std::process::id()),
+                None => format!("{agent}[{}]", std::process::id()),
+            },
+        };
+        let debug = matches!(env.var("HA_debug"), Some(v) if v != "0");
+        let logfile = env.var("HA_LOGFILE").map(str::to_string);
+        let debuglog = env
+            .var("HA_DEBUGLOG")
+            .filter(|d| Some(*d) != logfile.as_deref() && *d != "/dev/null")
+            .map(str::to_string);
+        LogConfig {
+            tag,
+            tty: stdout_is_tty,
+            syslog_facility: env.var("HA_LOGFACILITY").and_then(facility_from_name),
+            logfile,
+            debug,
+            debuglog,
+            exit_reason_prefix: env
+                .var("OCF_EXIT_REASON_PREFIX")
+                .unwrap_or("ocf-exit-reason:")
+                .to_string(),
+        }
+    }
+
+    fn stderr_is_a_sink(&self) -> bool {
+        self.tty || (self.syslog_facility.is_none() && self.logfile.is_none())
+    }
+}
+
+fn facility_from_name(name: &str) -> Option<libc::c_int> {
+    Some(match name.trim().to_ascii_lowercase().as_str() {
+        "none" | "" => return None,
+        "daemon" => libc::LOG_DAEMON,
+        "user" => libc::LOG_USER,
+        "local0" => libc::LOG_LOCAL0,
+        "local1" => libc::LOG_LOCAL1,
+        "local2" => libc::LOG_LOCAL2,
+        "local3" => libc::LOG_LOCAL3,
+        "local4" => libc::LOG_LOCAL4,
+        "local5" => libc::LOG_LOCAL5,
+        "local6" => libc::LOG_LOCAL6,
+        "local7" => libc::LOG_LOCAL7,
+        "authpriv" => libc::LOG_AUTHPRIV,
+        // Unknown facility names fall back to daemon, Pacemaker's own default.
+        _ => libc::LOG_DAEMON,
+    })
+}
+
+fn level_word(level: Level) -> &'static str {
+    match level {
+        Level::Error => "ERROR",
+        Level::Warn => "WARNING",
+        Level::Info => "INFO",
+        Level::Debug | Level::Trace => "DEBUG",
+    }
+}
+
+fn syslog_priority(level: Level) -> libc::c_int {
+    match level {
+        Level::Error => libc::LOG_ERR,
+        Level::Warn => libc::LOG_WARNING,
+        Level::Info => libc::LOG_INFO,
+        Level::Debug | Level::Trace => libc::LOG_DEBUG,
+    }
+}
+
+/// `Nov 21 21:06:13 ` in local time, as ocf_log's default HA_DATEFMT (`%b %d %T `).
+fn timestamp() -> String {
+    let mut now: libc::time_t = 0;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let mut buf = [0u8; 64];
+    // SAFETY: plain libc calls on stack buffers of the sizes given.
+    let written = unsafe {
+        libc::time(&mut now);
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return String::new();
+        }
+        libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%b %d %T ".as_ptr(),
+            &tm,
+        )
+    };
+    String::from_utf8_lossy(&buf[..written]).into_owned()
+}
+
+/// One line: newlines in a message would forge extra log lines.
+fn one_line(msg: &str) -> String {
+    msg.replace(['\n', '\r'], " ")
+}
+
+pub struct OcfLogger {
+    config: LogConfig,
+}
+
+impl OcfLogger {
+    fn write_sinks(&self, level: Level, msg: &str, include_stderr: bool) {
+        let c = &self.config;
+        let is_debug = level >= Level::Debug;
+        if is_debug && !c.debug {
+            return;
+        }
+        let line = format!("{}: {}", level_word(level), one_line(msg));
+        if c.tty {
+            if include_stderr {
+                eprintln!("{}: {line}", c.tag);
+            }
+            return;
+        }
+        if let Some(facility) = c.syslog_facility {
+            syslog(facility, level, &c.tag, &line);
+        }
+        let file_line = format!("{}{}:    {line}\n", timestamp(), c.tag);
+        if is_debug {
+            if let Some(debuglog) = &c.debuglog {
+                append(debuglog, &file_line);
+                return;
+            }
+        }
+        if let Some(logfile) = &c.logfile {
+            append(logfile, &file_line);
+        }
+        if include_stderr && c.syslog_facility.is_none() && c.logfile.is_none() {
+            eprint!("{file_line}");
+        }
+    }
+}
+
+fn append(path: &str, line: &str) {
+    // A log file we cannot write must never change the action's result.
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+fn syslog(facility: libc::c_int, level: Level, tag: &str, line: &str) {
+    static IDENT: OnceLock<CString> = OnceLock::new();
+    let ident = IDENT.get_or_init(|| CString::new(tag.replace('\0', "")).unwrap_or_default());
+    let Ok(msg) = CString::new(line.replace('\0', "")) else {
+        return;
+    };
+    // SAFETY: ident lives for the whole process (glibc keeps the pointer); "%s" keeps the
+    // message from being read as a format string.
+    unsafe {
+        libc::openlog(ident.as_ptr(), libc::LOG_PID, facility);
+        libc::syslog(
+            syslog_priority(level) | facility,
+            c"%s".as_ptr(),
+            msg.as_ptr(),
+        );
+    }
+}
+
+impl Log for OcfLogger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= Level::Info || self.config.debug
+    }
+
+    fn log(&self, record: &Record) {
+        // Only our own crate's records: dependencies' debug chatter is not agent output.
+        if !record.target().starts_with("ocfbox") {
+            return;
+        }
+        self.write_sinks(record.level(), &record.args().to_string(), true);
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: OnceLock<OcfLogger> = OnceLock::new();
+
+/// Install the logger for this invocation (once; later calls keep the first configuration).
+pub fn init(config: LogConfig) {
+    let debug = config.debug;
+    let logger = LOGGER.get_or_init(|| OcfLogger { config });
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(if debug {
+            LevelFilter::Debug
+        } else {
+            LevelFilter::Info
+        });
+    }
+}
+
+/// Report why the action failed: one `ocf-exit-reason:` line on stderr (Pacemaker keeps the
+/// last one), and the same text at `level` in the log sinks that are not stderr.
+pub fn exit_reason(msg: &str, level: Level) {
+    let prefix = LOGGER
+        .get()
+        .map(|l| l.config.exit_reason_prefix.clone())
+        .unwrap_or_else(|| "ocf-exit-reason:".to_string());
+    eprintln!("{prefix}{}", one_line(msg));
+    if let Some(logger) = LOGGER.get() {
+        let stderr_sink = logger.config.stderr_is_a_sink();
+        logger.write_sinks(level, msg, !stderr_sink);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_names_agent_and_instance() {
+        let env = OcfEnv::from_pairs([("OCF_RESOURCE_INSTANCE", "web:0")]);
+        let c = LogConfig::from_env(&env, "SystemdService", false);
+        assert!(c.tag.starts_with("SystemdService(web:0)["), "{}", c.tag);
+        let env = OcfEnv::from_pairs([("HA_LOGTAG", "custom")]);
+        assert_eq!(LogConfig::from_env(&env, "x", false).tag, "custom");
+    }
+
+    #[test]
+    fn sinks_follow_ha_variables() {
+        let env = OcfEnv::from_pairs([
+            ("HA_LOGFACILITY", "none"),
+            ("HA_LOGFILE", "/tmp/x.log"),
+            ("HA_debug", "0"),
+        ]);
+        let c = LogConfig::from_env(&env, "a", false);
+        assert_eq!(c.syslog_facility, None);
+        assert_eq!(c.logfile.as_deref(), Some("/tmp/x.log"));
+        assert!(!c.debug);
+        assert!(!c.stderr_is_a_sink());
+
+        let env = OcfEnv::from_pairs([("HA_LOGFACILITY", "daemon"), ("HA_debug", "1")]);
+        let c = LogConfig::from_env(&env, "a", false);
+        assert_eq!(c.syslog_facility, Some(libc::LOG_DAEMON));
+        assert!(c.debug);
+
+        assert!(LogConfig::from_env(&OcfEnv::default(), "a", false).stderr_is_a_sink());
+    }
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        assert_eq!(one_line("a\nb\r\nc"), "a b  c");
+    }
+
+    #[test]
+    fn timestamp_looks_like_ocf_log() {
+        let t = timestamp();
+        assert!(t.ends_with(' ') && t.len() >= 15, "{t:?}");
+    }
+}

@@ -1,0 +1,19 @@
+//! The OCF runtime every agent leans on.
+
+pub mod agent;
+pub mod code;
+pub mod deadline;
+pub mod env;
+pub mod error;
+pub mod log;
+pub mod metadata;
+pub mod notify;
+pub mod params;
+pub mod process;
+
+pub use agent::{Agent, Context};
+pub use code::OcfCode;
+pub use deadline::Deadline;
+pub use env::OcfEnv;
+pub use error::{OcfError, OcfResult};
+pub use params::{ParamSpec, ParamType, Params};

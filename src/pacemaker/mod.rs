@@ -1,0 +1,26 @@
+//! Pacemaker's command-line tools, wrapped: structured output in, typed answers out.
+
+use std::time::Duration;
+
+use crate::ocf::process;
+use crate::ocf::{Context, OcfError, OcfResult};
+
+/// The cluster's name for this node: Pacemaker's own word (CRM_meta_on_node), else
+/// `crm_node -n`. Never the host name, which differs from it in FQDN clusters.
+pub fn local_node_name(ctx: &Context<'_>) -> OcfResult<String> {
+    if let Some(node) = ctx.env.on_node() {
+        return Ok(node.to_string());
+    }
+    let argv = ["crm_node".to_string(), "-n".to_string()];
+    let out = process::run(&argv, ctx.deadline.budget(Duration::from_secs(10)))
+        .map_err(|e| OcfError::Generic(format!("cannot learn this node's cluster name: {e}")))?;
+    let name = out.stdout.trim();
+    if !out.success() || name.is_empty() {
+        return Err(OcfError::Generic(format!(
+            "crm_node -n failed ({}): {}",
+            out.describe_status(),
+            out.stderr.trim()
+        )));
+    }
+    Ok(name.to_string())
+}
