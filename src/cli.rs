@@ -18,6 +18,8 @@ fn command() -> Command {
         .subcommand_required(true)
         .allow_external_subcommands(true)
         .subcommand(Command::new("list").about("List the agents with their short descriptions"))
+        // Proves, in tests, that a panic leaves as OCF_ERR_GENERIC with a reason.
+        .subcommand(Command::new("selftest-panic").hide(true))
 }
 
 pub fn main(args: &[String]) -> i32 {
@@ -41,6 +43,7 @@ pub fn main(args: &[String]) -> i32 {
             }
             OcfCode::Success.as_i32()
         }
+        Some(("selftest-panic", _)) => panic!("selftest-panic was asked for"),
         Some((name, sub)) => {
             let rest: Vec<String> = sub
                 .get_many::<std::ffi::OsString>("")

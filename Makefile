@@ -1,0 +1,60 @@
+# ocfbox: build, test, install, benchmark.
+#   make test                   installs missing packages (as root), then unit, metadata and
+#                               real-peer sandbox tests
+#   make install DESTDIR=/tmp/stage PREFIX=/usr PROVIDER=ocfbox
+#   make bench                  ocfbox side by side with the agents it replaces
+
+PREFIX     ?= /usr
+DESTDIR    ?=
+PROVIDER   ?= ocfbox
+OCF_ROOT   ?= $(PREFIX)/lib/ocf
+OCF_RA_DIR ?= $(OCF_ROOT)/resource.d
+LIBEXECDIR ?= $(PREFIX)/libexec/ocfbox
+SBINDIR    ?= $(PREFIX)/sbin
+INSTALL    ?= install
+CARGO      ?= cargo
+
+# The binary `install` copies; tests stage their own debug build with BIN=...
+BIN        ?= target/release/ocfbox
+
+.PHONY: all build deps test lint install uninstall bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+deps:
+	./tools/install-deps.sh
+
+test: deps
+	$(CARGO) test --no-fail-fast
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+# The binary once, then one symlink per agent (the link's name picks the agent). The link
+# target is absolute and without DESTDIR, so a staged tree is right once copied into place.
+install:
+	@test -x $(BIN) || $(CARGO) build --release
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER) $(DESTDIR)$(SBINDIR)
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(LIBEXECDIR)/ocfbox
+	ln -sfn $(LIBEXECDIR)/ocfbox $(DESTDIR)$(SBINDIR)/ocfbox
+	set -e; for agent in $$($(BIN) list | awk '{print $$1}'); do \
+		ln -sfn $(LIBEXECDIR)/ocfbox $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER)/$$agent; \
+	done
+
+uninstall:
+	for link in $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER)/*; do \
+		if [ -L "$$link" ] && [ "$$(readlink "$$link")" = "$(LIBEXECDIR)/ocfbox" ]; then rm -f "$$link"; fi; \
+	done
+	-rmdir $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER) 2>/dev/null
+	rm -f $(DESTDIR)$(SBINDIR)/ocfbox $(DESTDIR)$(LIBEXECDIR)/ocfbox
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+
+bench: deps build
+	./bench/run.sh
+
+clean:
+	$(CARGO) clean

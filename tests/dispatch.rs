@@ -1,0 +1,164 @@
+//! The multi-call shape: argv[0] picks the agent, `ocfbox AGENT ACTION` does the same,
+//! and every way of calling it wrongly ends with the OCF code Pacemaker expects.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ocfbox");
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("ocfbox-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+    fn link(&self, name: &str) -> PathBuf {
+        let path = self.0.join(name);
+        symlink(BIN, &path).expect("symlink to ocfbox");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(program: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .env_remove("OCF_RESKEY_CRM_meta_interval")
+        .output()
+        .expect("run ocfbox")
+}
+
+fn agents() -> Vec<String> {
+    let out = run(Path::new(BIN), &["list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert!(!names.is_empty(), "ocfbox list shows no agents");
+    names
+}
+
+#[test]
+fn list_shows_every_agent_with_a_description() {
+    let out = run(Path::new(BIN), &["list"]);
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut parts = line.splitn(2, char::is_whitespace);
+        let name = parts.next().unwrap_or("");
+        let desc = parts.next().unwrap_or("").trim();
+        assert!(
+            !name.is_empty() && !desc.is_empty(),
+            "bad list line: {line:?}"
+        );
+    }
+}
+
+#[test]
+fn symlink_name_picks_the_agent_and_matches_the_umbrella_form() {
+    let dir = TempDir::new("dispatch");
+    for agent in agents() {
+        let link = dir.link(&agent);
+        let via_link = run(&link, &["meta-data"]);
+        assert_eq!(via_link.status.code(), Some(0), "{agent} meta-data");
+        let xml = String::from_utf8_lossy(&via_link.stdout);
+        assert!(
+            xml.contains(&format!("<resource-agent name=\"{agent}\"")),
+            "{agent}: meta-data names another agent"
+        );
+        let via_umbrella = run(Path::new(BIN), &[&agent, "meta-data"]);
+        assert_eq!(via_umbrella.status.code(), Some(0));
+        assert_eq!(via_link.stdout, via_umbrella.stdout, "{agent}");
+    }
+}
+
+#[test]
+fn missing_or_unknown_action_is_unimplemented_with_usage_on_stderr() {
+    let dir = TempDir::new("actions");
+    for agent in agents() {
+        let link = dir.link(&agent);
+        for args in [
+            &[][..],
+            &["frobnicate"][..],
+            &["promote-all-the-things"][..],
+        ] {
+            let out = run(&link, args);
+            assert_eq!(out.status.code(), Some(3), "{agent} {args:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("usage:"), "{agent} {args:?}: {stderr}");
+            assert!(out.stdout.is_empty(), "{agent} {args:?} wrote to stdout");
+        }
+        let usage = run(&link, &["usage"]);
+        assert_eq!(usage.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&usage.stdout).contains("meta-data"));
+    }
+}
+
+#[test]
+fn unknown_agent_name_is_not_installed_and_names_the_known_ones() {
+    let dir = TempDir::new("unknown");
+    let link = dir.link("NoSuchAgent");
+    let out = run(&link, &["monitor"]);
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("NoSuchAgent"), "{stderr}");
+    for agent in agents() {
+        assert!(
+            stderr.contains(&agent),
+            "known agent {agent} not named: {stderr}"
+        );
+    }
+    let umbrella = run(Path::new(BIN), &["NoSuchAgent", "start"]);
+    assert_eq!(umbrella.status.code(), Some(5));
+}
+
+#[test]
+fn help_and_version() {
+    let help = run(Path::new(BIN), &["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("list"));
+    let version = run(Path::new(BIN), &["--version"]);
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+    let nothing = run(Path::new(BIN), &[]);
+    assert_eq!(
+        nothing.status.code(),
+        Some(2),
+        "bare ocfbox is a usage error"
+    );
+}
+
+#[test]
+fn a_panic_leaves_as_generic_error_with_an_exit_reason() {
+    let out = run(Path::new(BIN), &["selftest-panic"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a panic must exit 1, not 101 or a signal"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reasons: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("ocf-exit-reason:"))
+        .collect();
+    assert_eq!(reasons.len(), 1, "{stderr}");
+    assert!(reasons[0].contains("internal error"), "{stderr}");
+}
+
+#[test]
+fn exit_reason_prefix_is_taken_from_the_environment() {
+    let out = Command::new(BIN)
+        .arg("selftest-panic")
+        .env("OCF_EXIT_REASON_PREFIX", "why:")
+        .output()
+        .expect("run ocfbox");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("why:internal error"));
+}

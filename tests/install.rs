@@ -1,0 +1,101 @@
+//! `make install` stages the binary once and one symlink per agent, honouring DESTDIR,
+//! PREFIX and PROVIDER; `make uninstall` takes all of it back.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ocfbox");
+
+fn agents() -> Vec<String> {
+    let out = Command::new(BIN).arg("list").output().expect("ocfbox list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+fn make(target: &str, destdir: &Path, extra: &[&str]) {
+    let out = Command::new("make")
+        .arg("-C")
+        .arg(env!("CARGO_MANIFEST_DIR"))
+        .arg(target)
+        .arg(format!("DESTDIR={}", destdir.display()))
+        .arg(format!("BIN={BIN}"))
+        .args(extra)
+        .output()
+        .expect("make is installed");
+    assert!(
+        out.status.success(),
+        "make {target} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.is_symlink() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn staging(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ocfbox-install-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn install_links_every_agent_and_uninstall_removes_everything() {
+    let destdir = staging("default");
+    make("install", &destdir, &[]);
+    let binary = destdir.join("usr/libexec/ocfbox/ocfbox");
+    assert!(
+        binary.is_file(),
+        "binary not staged at {}",
+        binary.display()
+    );
+    let provider = destdir.join("usr/lib/ocf/resource.d/ocfbox");
+    let names = agents();
+    assert!(!names.is_empty());
+    for agent in &names {
+        let link = provider.join(agent);
+        let target = std::fs::read_link(&link)
+            .unwrap_or_else(|e| panic!("{} is not a symlink: {e}", link.display()));
+        assert_eq!(target, Path::new("/usr/libexec/ocfbox/ocfbox"), "{agent}");
+    }
+    let staged_links = std::fs::read_dir(&provider).expect("provider dir").count();
+    assert_eq!(
+        staged_links,
+        names.len(),
+        "one link per agent, nothing else"
+    );
+    assert_eq!(
+        std::fs::read_link(destdir.join("usr/sbin/ocfbox")).expect("sbin link"),
+        Path::new("/usr/libexec/ocfbox/ocfbox")
+    );
+
+    make("uninstall", &destdir, &[]);
+    let left = files_under(&destdir);
+    let _ = std::fs::remove_dir_all(&destdir);
+    assert!(left.is_empty(), "uninstall left {left:?}");
+}
+
+#[test]
+fn prefix_and_provider_are_honoured() {
+    let destdir = staging("custom");
+    make("install", &destdir, &["PREFIX=/opt/ocf", "PROVIDER=acme"]);
+    let first = agents().into_iter().next().expect("at least one agent");
+    let link = destdir.join("opt/ocf/lib/ocf/resource.d/acme").join(&first);
+    let target = std::fs::read_link(&link).expect("agent link under the custom provider");
+    let _ = std::fs::remove_dir_all(&destdir);
+    assert_eq!(target, Path::new("/opt/ocf/libexec/ocfbox/ocfbox"));
+}

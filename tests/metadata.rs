@@ -1,0 +1,152 @@
+//! Metadata discipline, for every agent `ocfbox list` names (a new agent is covered without
+//! anyone adding it here): `meta-data` runs as user nobody with an empty environment, exits
+//! 0, prints only XML with the ra-api-1.dtd DOCTYPE, writes nothing, and that XML validates
+//! against both schemas Debian's resource-agents ships (the DTD ocf-tester uses, and
+//! metadata.rng).
+
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ocfbox");
+const DTD: &str = "/usr/share/resource-agents/ra-api-1.dtd";
+const RNG: &str = "/usr/share/resource-agents/metadata.rng";
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!("ocfbox-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    // nobody must be able to reach the links.
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    TempDir(dir)
+}
+
+fn require(path_or_cmd: &str, package: &str) {
+    let found = Path::new(path_or_cmd).exists()
+        || Command::new("sh")
+            .args(["-c", &format!("command -v {path_or_cmd}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+    assert!(
+        found,
+        "{path_or_cmd} is missing: install {package} (make test does this when run as root)"
+    );
+}
+
+fn agents() -> Vec<String> {
+    let out = Command::new(BIN).arg("list").output().expect("ocfbox list");
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect();
+    assert!(!names.is_empty(), "ocfbox list shows no agents");
+    names
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[test]
+fn meta_data_as_nobody_with_empty_environment_is_valid_xml_for_both_schemas() {
+    assert!(
+        is_root(),
+        "this test runs meta-data as user nobody and needs root: run make test as root"
+    );
+    require(DTD, "resource-agents");
+    require(RNG, "resource-agents");
+    require("xmllint", "libxml2-utils");
+    require("setpriv", "util-linux");
+
+    let dir = temp_dir("metadata");
+    // The binary itself must be reachable by nobody: copy it next to the links.
+    let bin = dir.0.join("ocfbox");
+    std::fs::copy(BIN, &bin).expect("copy binary");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let empty_cwd = dir.0.join("cwd");
+    std::fs::create_dir(&empty_cwd).expect("mkdir cwd");
+    std::fs::set_permissions(&empty_cwd, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+
+    let mut failures = Vec::new();
+    for agent in agents() {
+        let link = dir.0.join(&agent);
+        symlink(&bin, &link).expect("symlink");
+        let out = Command::new("setpriv")
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg("env")
+            .arg("-i")
+            .arg(&link)
+            .arg("meta-data")
+            .current_dir(&empty_cwd)
+            .output()
+            .expect("run setpriv");
+        if out.status.code() != Some(0) {
+            failures.push(format!(
+                "{agent}: meta-data as nobody exited {:?}",
+                out.status
+            ));
+            continue;
+        }
+        if !out.stderr.is_empty() {
+            failures.push(format!(
+                "{agent}: meta-data wrote to stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let xml = String::from_utf8_lossy(&out.stdout).to_string();
+        if !xml.starts_with("<?xml") {
+            failures.push(format!(
+                "{agent}: stdout does not start with an XML declaration"
+            ));
+        }
+        if !xml.contains("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">") {
+            failures.push(format!("{agent}: no ra-api-1.dtd DOCTYPE"));
+        }
+        let file = dir.0.join(format!("{agent}.xml"));
+        std::fs::write(&file, &xml).expect("write xml");
+        for schema in [["--dtdvalid", DTD], ["--relaxng", RNG]] {
+            let check = Command::new("xmllint")
+                .args(["--noout", schema[0], schema[1]])
+                .arg(&file)
+                .output()
+                .expect("run xmllint");
+            if !check.status.success() {
+                failures.push(format!(
+                    "{agent}: xmllint {} failed: {}",
+                    schema[0],
+                    String::from_utf8_lossy(&check.stderr)
+                ));
+            }
+        }
+        // Every timeout and interval carries a unit, as resource-agents' CI demands.
+        for attr in [" timeout=\"", " interval=\"", " start-delay=\""] {
+            for value in xml.split(attr).skip(1) {
+                let value = value.split('"').next().unwrap_or("");
+                let number = value.strip_suffix('s').unwrap_or("x");
+                if number.parse::<u64>().is_err() {
+                    failures.push(format!("{agent}:{attr}{value}\" lacks the s suffix"));
+                }
+            }
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&empty_cwd)
+        .expect("read cwd")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(leftovers.is_empty(), "meta-data wrote files: {leftovers:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
