@@ -6,5 +6,6 @@
 
 pub mod agents;
 pub mod cli;
+pub mod dbus;
 pub mod ocf;
 pub mod pacemaker;
