@@ -7,5 +7,6 @@
 pub mod agents;
 pub mod cli;
 pub mod dbus;
+pub mod ganesha;
 pub mod ocf;
 pub mod pacemaker;

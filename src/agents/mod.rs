@@ -1,10 +1,18 @@
 //! The agents of the suite: one file each, registered here once.
 
+pub mod ganesha_grace;
+pub mod ganesha_mon;
+pub mod ganesha_nfsd;
+
 use crate::ocf::Agent;
 
 /// Every agent the binary knows, in the order `ocfbox list` shows them.
 pub fn all() -> Vec<&'static dyn Agent> {
-    let agents: Vec<&'static dyn Agent> = Vec::new();
+    let agents: Vec<&'static dyn Agent> = vec![
+        &ganesha_mon::GaneshaMon,
+        &ganesha_grace::GaneshaGrace,
+        &ganesha_nfsd::GaneshaNfsd,
+    ];
     agents
 }
 

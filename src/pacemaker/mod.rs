@@ -1,5 +1,7 @@
 //! Pacemaker's command-line tools, wrapped: structured output in, typed answers out.
 
+pub mod attrd;
+
 use std::time::Duration;
 
 use crate::ocf::process;

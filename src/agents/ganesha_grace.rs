@@ -1,0 +1,399 @@
+//! ganesha_grace: puts the local ganesha.nfsd into NFS grace when a peer fails, before that
+//! peer's virtual IP reaches a survivor. A clone with notify=true; replaces glusterfs'
+//! ganesha_grace (same parameter, same constraints around it).
+//!
+//! It runs (monitor 0) while its node's `grace-active` attribute, kept by ganesha_mon, is 1,
+//! and reports 7 once it is gone: Pacemaker stops the instance there (the location rule
+//! `grace-active ne 1` does it at once), and the survivors receive the post-stop
+//! notification, whose stop list names the failed node(s). For every such node except
+//! itself, notify calls `org.ganesha.nfsd.admin.grace` on the local ganesha with that node's
+//! key: `5:<ip>` (take over the reclaim records kept under the address the node served) when
+//! `node_vips` maps the node to its VIP, else the node name (what glusterfs sent, matching
+//! ganesha-ha.sh's recovery directories named after nodes). Several stopped nodes get one
+//! call each (glusterfs passed them as one broken argument). ganesha's boolean answer is
+//! checked; failures are retried within the notify budget; notify always returns 0, with
+//! what happened logged. On fail-back (pre-start, a node rejoining) the running servers
+//! enter grace as glusterfs' did; this agent says so with ganesha's JUST_GRACE event (`0:`)
+//! where glusterfs sent an empty key that ganesha happened to read the same way.
+//!
+//! A node where it was never started reports 7 (state file under HA_RSCTMP).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::ganesha::admin;
+use crate::ganesha::state::{boottime_ms, StateFile};
+use crate::ocf::notify::{Notification, NotifyType};
+use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::pacemaker::{self, attrd};
+
+pub struct GaneshaGrace;
+
+const SPECS: &[ParamSpec] = &[
+    ParamSpec::string("grace_active").default("grace-active"),
+    ParamSpec::string("node_vips"),
+];
+
+/// One grace call may take this long before it counts as failed and is retried.
+const CALL_CAP: Duration = Duration::from_secs(5);
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+
+impl Agent for GaneshaGrace {
+    fn name(&self) -> &str {
+        "ganesha_grace"
+    }
+
+    fn metadata(&self) -> Cow<'static, str> {
+        Cow::Borrowed(include_str!("../../ocf-metadata/ganesha_grace.xml"))
+    }
+
+    fn params(&self) -> Cow<'static, [ParamSpec]> {
+        Cow::Borrowed(SPECS)
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        if ctx.action == "notify" {
+            // Never fails: a notify error is only logged by Pacemaker anyway, and the
+            // reason is better said here.
+            notify(ctx);
+            return Ok(OcfCode::Success);
+        }
+        let cfg = Config::read(ctx)?;
+        let state = StateFile::for_resource(ctx);
+        match ctx.action {
+            "start" => start(ctx, &cfg, &state),
+            "stop" => {
+                state.remove()?;
+                Ok(OcfCode::Success)
+            }
+            "monitor" | "status" => monitor(ctx, &cfg, &state),
+            "validate-all" => Ok(OcfCode::Success),
+            other => Err(OcfError::Unimplemented(format!("action {other}"))),
+        }
+    }
+}
+
+struct Config {
+    grace_active: String,
+    node_vips: BTreeMap<String, IpAddr>,
+}
+
+impl Config {
+    fn read(ctx: &Context<'_>) -> OcfResult<Config> {
+        let p = ctx.params(SPECS);
+        let grace_active = p.required_string("grace_active")?;
+        if !attrd::valid_name(&grace_active) {
+            return Err(OcfError::configured(format!(
+                "parameter 'grace_active' is not a valid attribute name: '{}'",
+                crate::ocf::params::printable(&grace_active)
+            )));
+        }
+        let node_vips = parse_node_vips(p.string("node_vips")?.as_deref().unwrap_or(""))
+            .map_err(|e| OcfError::configured(format!("parameter 'node_vips': {e}")))?;
+        Ok(Config {
+            grace_active,
+            node_vips,
+        })
+    }
+}
+
+/// `node1=10.0.0.1 node2=10.0.0.2` (spaces or commas between pairs).
+fn parse_node_vips(value: &str) -> Result<BTreeMap<String, IpAddr>, String> {
+    let mut map = BTreeMap::new();
+    for pair in value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+    {
+        let (node, ip) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("'{}' is not NODE=IP", crate::ocf::params::printable(pair)))?;
+        if node.is_empty() {
+            return Err(format!(
+                "'{}' names no node",
+                crate::ocf::params::printable(pair)
+            ));
+        }
+        // Strip a CIDR suffix: people copy IPaddr2's ip/cidr_netmask habits.
+        let ip_text = ip.split('/').next().unwrap_or(ip);
+        let ip: IpAddr = ip_text.parse().map_err(|_| {
+            format!(
+                "'{}' is not an IP address",
+                crate::ocf::params::printable(ip)
+            )
+        })?;
+        if map.insert(node.to_string(), ip).is_some() {
+            return Err(format!(
+                "node '{}' is listed twice",
+                crate::ocf::params::printable(node)
+            ));
+        }
+    }
+    Ok(map)
+}
+
+fn grace_is_active(ctx: &Context<'_>, cfg: &Config, node: &str) -> OcfResult<bool> {
+    Ok(attrd::query(&cfg.grace_active, node, &ctx.deadline)?.as_deref() == Some("1"))
+}
+
+/// Waits (within the budget, no fixed sleep) until ganesha_mon has set grace-active here:
+/// attrd updates are asynchronous, so a start scheduled right after ganesha_mon's may see
+/// the old value for a moment.
+fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
+    let node = pacemaker::local_node_name(ctx)?;
+    let mut pause = FIRST_PAUSE;
+    loop {
+        if grace_is_active(ctx, cfg, &node)? {
+            break;
+        }
+        if ctx.deadline.remaining() <= pause + Duration::from_millis(500) {
+            return Err(OcfError::generic(format!(
+                "{} is not 1 on {node}: ganesha_mon has not seen a live ganesha.nfsd here",
+                cfg.grace_active
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_PAUSE);
+    }
+    let mut values = BTreeMap::new();
+    values.insert("started".to_string(), boottime_ms().to_string());
+    state.write(&values)?;
+    Ok(OcfCode::Success)
+}
+
+fn monitor(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
+    if state.read()?.is_none() {
+        return Err(OcfError::NotRunning(format!(
+            "not started on this node (no {})",
+            state.path().display()
+        )));
+    }
+    let node = pacemaker::local_node_name(ctx)?;
+    if grace_is_active(ctx, cfg, &node)? {
+        Ok(OcfCode::Success)
+    } else {
+        Err(OcfError::NotRunning(format!(
+            "{} is not 1 on {node}: ganesha.nfsd is not running here",
+            cfg.grace_active
+        )))
+    }
+}
+
+/// One grace request: what it is for (for the log) and ganesha's argument.
+struct Request {
+    what: String,
+    arg: String,
+}
+
+/// The grace requests a notification calls for; empty when it calls for none.
+fn requests(n: &Notification, me: Option<&str>, vips: &BTreeMap<String, IpAddr>) -> Vec<Request> {
+    let relevant = matches!(
+        (n.kind, n.operation.as_str()),
+        (NotifyType::Post, "stop") | (NotifyType::Pre, "start")
+    );
+    if !relevant {
+        return Vec::new();
+    }
+    let stopped: Vec<String> = Notification::unames(&n.stop)
+        .into_iter()
+        .filter(|u| Some(u.as_str()) != me)
+        .collect();
+    if stopped.is_empty() {
+        if n.kind == NotifyType::Pre {
+            let starting = Notification::unames(&n.start).join(" ");
+            return vec![Request {
+                what: format!(
+                    "the start of {}",
+                    if starting.is_empty() {
+                        "a peer"
+                    } else {
+                        &starting
+                    }
+                ),
+                arg: format!("{}:", admin::EVENT_JUST_GRACE),
+            }];
+        }
+        return Vec::new();
+    }
+    stopped
+        .into_iter()
+        .map(|node| {
+            let ip = vips.get(&node).map(IpAddr::to_string);
+            Request {
+                arg: admin::grace_arg(ip.as_deref(), &node),
+                what: format!("failed node {node}"),
+            }
+        })
+        .collect()
+}
+
+fn notify(ctx: &Context<'_>) {
+    let Some(n) = ctx.env.notification() else {
+        log::warn!("notify without Pacemaker's notification variables: nothing to do");
+        return;
+    };
+    // A broken node_vips must not cost the failover its grace: fall back to node names.
+    let vips = match Config::read(ctx) {
+        Ok(cfg) => cfg.node_vips,
+        Err(e) => {
+            log::error!("{e}; using node names as grace keys");
+            BTreeMap::new()
+        }
+    };
+    let me = match pacemaker::local_node_name(ctx) {
+        Ok(me) => Some(me),
+        Err(e) => {
+            log::warn!("{e}; no node is skipped as this one");
+            None
+        }
+    };
+    let todo = requests(&n, me.as_deref(), &vips);
+    if todo.is_empty() {
+        log::debug!("{:?}-{} notification: no grace needed", n.kind, n.operation);
+        return;
+    }
+    // Each request gets a fair share of what is left, so one that keeps failing cannot
+    // starve the others.
+    let count = todo.len();
+    for (i, req) in todo.iter().enumerate() {
+        let share = ctx.deadline.remaining() / (count - i) as u32;
+        enter_grace(req, Instant::now() + share);
+    }
+}
+
+/// Ask ganesha until it says yes or `until` passes. Returns whether grace was entered.
+fn enter_grace(req: &Request, until: Instant) -> bool {
+    let mut pause = FIRST_PAUSE;
+    let mut attempt = 0u32;
+    let started = Instant::now();
+    loop {
+        attempt += 1;
+        let limit = until
+            .saturating_duration_since(Instant::now())
+            .min(CALL_CAP);
+        if limit.is_zero() {
+            log::error!(
+                "ganesha.nfsd not put into grace for {} (grace \"{}\"): no time left in the notify budget",
+                req.what,
+                req.arg
+            );
+            return false;
+        }
+        match admin::grace(&req.arg, limit) {
+            Ok(message) => {
+                log::info!(
+                    "ganesha.nfsd entered grace for {} (grace \"{}\": {message}; attempt {attempt}, {} ms)",
+                    req.what,
+                    req.arg,
+                    started.elapsed().as_millis()
+                );
+                return true;
+            }
+            Err(e)
+                if e.is_retryable() && until.saturating_duration_since(Instant::now()) > pause =>
+            {
+                log::warn!(
+                    "grace \"{}\" for {}, attempt {attempt}: {e}; retrying in {} ms",
+                    req.arg,
+                    req.what,
+                    pause.as_millis()
+                );
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(MAX_PAUSE);
+            }
+            Err(e) => {
+                log::error!(
+                    "ganesha.nfsd not put into grace for {} (grace \"{}\"): {e} (after {attempt} attempts, {} ms)",
+                    req.what,
+                    req.arg,
+                    started.elapsed().as_millis()
+                );
+                return false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocf::OcfEnv;
+
+    fn notification(pairs: &[(&str, &str)]) -> Notification {
+        let env = OcfEnv::from_pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (format!("OCF_RESKEY_CRM_meta_notify_{k}"), v.to_string())),
+        );
+        Notification::from_env(&env).expect("a notification")
+    }
+
+    #[test]
+    fn node_vips_parse_and_reject() {
+        let m = parse_node_vips("node1=10.0.0.1, node2=10.0.0.2/24 n3=fe80::1").unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["node2"].to_string(), "10.0.0.2");
+        assert!(parse_node_vips("").unwrap().is_empty());
+        assert!(parse_node_vips("node1").is_err());
+        assert!(parse_node_vips("=1.2.3.4").is_err());
+        assert!(parse_node_vips("n=not-an-ip").is_err());
+        assert!(parse_node_vips("n=1.1.1.1 n=2.2.2.2").is_err());
+    }
+
+    #[test]
+    fn post_stop_asks_once_per_other_stopped_node() {
+        let n = notification(&[
+            ("type", "post"),
+            ("operation", "stop"),
+            ("stop_resource", "g:1 g:2 g:0"),
+            ("stop_uname", "node2 node3 node1"),
+        ]);
+        let vips = parse_node_vips("node2=10.77.0.102").unwrap();
+        let r = requests(&n, Some("node1"), &vips);
+        let args: Vec<&str> = r.iter().map(|r| r.arg.as_str()).collect();
+        assert_eq!(args, vec!["5:10.77.0.102", "node3"]);
+    }
+
+    #[test]
+    fn empty_lists_and_other_operations_ask_nothing() {
+        let n = notification(&[
+            ("type", "post"),
+            ("operation", "stop"),
+            ("stop_resource", " "),
+            ("stop_uname", " "),
+        ]);
+        assert!(requests(&n, Some("node1"), &BTreeMap::new()).is_empty());
+        let n = notification(&[
+            ("type", "post"),
+            ("operation", "start"),
+            ("stop_uname", "node2"),
+            ("stop_resource", "g:1"),
+        ]);
+        assert!(requests(&n, Some("node1"), &BTreeMap::new()).is_empty());
+        let n = notification(&[
+            ("type", "post"),
+            ("operation", "stop"),
+            ("stop_uname", "node1"),
+            ("stop_resource", "g:0"),
+        ]);
+        assert!(requests(&n, Some("node1"), &BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn pre_start_without_stops_is_one_plain_grace() {
+        let n = notification(&[
+            ("type", "pre"),
+            ("operation", "start"),
+            ("stop_uname", " "),
+            ("stop_resource", " "),
+            ("start_uname", "node2"),
+            ("start_resource", "g:1"),
+        ]);
+        let r = requests(&n, Some("node1"), &BTreeMap::new());
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].arg, "0:");
+        assert!(r[0].what.contains("node2"));
+    }
+}

@@ -1,0 +1,303 @@
+//! ganesha_mon: watches the local ganesha.nfsd and expresses its health as two transient
+//! node attributes, `ganesha-active` and `grace-active` (names are parameters). A clone;
+//! replaces glusterfs' ganesha_mon (same parameters).
+//!
+//! The cluster's reaction lives in constraints on those attributes (as ganesha-ha.sh lays
+//! them out): the grace clone runs only where grace-active=1, each virtual IP only where
+//! ganesha-active=1, and the VIPs start after the grace clone. So when ganesha dies:
+//!   1. delete grace-active: the grace instance here stops, and the survivors' ganesha_grace
+//!      get the post-stop notification and put their ganesha.nfsd into grace;
+//!   2. wait grace_delay;
+//!   3. delete ganesha-active: this node's VIP moves to a survivor, already in grace.
+//!
+//! The order is the whole point (glusterfs once swapped it by mistake, and the VIP stopped
+//! failing over). When the operation's budget cannot hold the wait, step 3 is left to the
+//! next monitor: the time of step 1 is kept in the state file, so the delay is honoured
+//! across invocations without ever overrunning CRM_meta_timeout.
+//! A stop removes the attributes the same way, so a planned stop fails over as cleanly.
+//! When ganesha comes back, grace-active is set before ganesha-active: the grace instance
+//! starts again (its pre-start notification reaches the others) before the VIP fails back.
+//!
+//! Monitor returns 0 while the resource is started, ganesha dead or alive: as in glusterfs,
+//! the clone never fails; node health is carried by the attributes alone (a failing monitor
+//! would only make Pacemaker restart this observer, and a failed start would keep it, and so
+//! the attributes, off the node after ganesha came back). A node where it was never started
+//! reports 7 (glusterfs claimed "running" everywhere): start writes a state file under
+//! HA_RSCTMP, stop removes it.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::ganesha::state::{boottime_ms, StateFile};
+use crate::ganesha::{admin, pid, Liveness};
+use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::pacemaker::{self, attrd};
+
+pub struct GaneshaMon;
+
+const SPECS: &[ParamSpec] = &[
+    ParamSpec::string("ganesha_active").default("ganesha-active"),
+    ParamSpec::string("grace_active").default("grace-active"),
+    ParamSpec::integer("grace_delay").default("5"),
+    ParamSpec::string("pid_file"),
+];
+
+/// State file key: CLOCK_BOOTTIME ms when grace-active was deleted while ganesha-active
+/// still had to follow.
+const PENDING: &str = "grace_deleted_ms";
+const STARTED: &str = "started";
+
+/// Time kept back, after a wait, for the attrd call that ends it.
+const CALL_RESERVE: Duration = Duration::from_millis(1500);
+
+impl Agent for GaneshaMon {
+    fn name(&self) -> &str {
+        "ganesha_mon"
+    }
+
+    fn metadata(&self) -> Cow<'static, str> {
+        Cow::Borrowed(include_str!("../../ocf-metadata/ganesha_mon.xml"))
+    }
+
+    fn params(&self) -> Cow<'static, [ParamSpec]> {
+        Cow::Borrowed(SPECS)
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        let cfg = Config::read(ctx)?;
+        let state = StateFile::for_resource(ctx);
+        match ctx.action {
+            "start" => start(ctx, &cfg, &state),
+            "stop" => stop(ctx, &cfg, &state),
+            "monitor" | "status" => monitor(ctx, &cfg, &state),
+            "validate-all" => Ok(OcfCode::Success),
+            other => Err(OcfError::Unimplemented(format!("action {other}"))),
+        }
+    }
+}
+
+struct Config {
+    ganesha_active: String,
+    grace_active: String,
+    grace_delay: Duration,
+    pid_file: Option<PathBuf>,
+}
+
+impl Config {
+    fn read(ctx: &Context<'_>) -> OcfResult<Config> {
+        let p = ctx.params(SPECS);
+        let ganesha_active =
+            attribute_name(&p.required_string("ganesha_active")?, "ganesha_active")?;
+        let grace_active = attribute_name(&p.required_string("grace_active")?, "grace_active")?;
+        if ganesha_active == grace_active {
+            return Err(OcfError::configured(
+                "parameters 'ganesha_active' and 'grace_active' must name different attributes",
+            ));
+        }
+        let delay = p.integer_in("grace_delay", 0..=3600)?.unwrap_or(5);
+        let pid_file = match p.string("pid_file")? {
+            Some(f) if !f.starts_with('/') || f.chars().any(char::is_control) => {
+                return Err(OcfError::configured(format!(
+                    "parameter 'pid_file' must be an absolute path, got '{}'",
+                    crate::ocf::params::printable(&f)
+                )))
+            }
+            Some(f) => Some(PathBuf::from(f)),
+            None => None,
+        };
+        Ok(Config {
+            ganesha_active,
+            grace_active,
+            grace_delay: Duration::from_secs(delay as u64),
+            pid_file,
+        })
+    }
+}
+
+fn attribute_name(value: &str, param: &str) -> OcfResult<String> {
+    if attrd::valid_name(value) {
+        Ok(value.to_string())
+    } else {
+        Err(OcfError::configured(format!(
+            "parameter '{param}' is not a valid attribute name: '{}'",
+            crate::ocf::params::printable(value)
+        )))
+    }
+}
+
+/// Is ganesha.nfsd alive here: its pid file names a live ganesha.nfsd, and at
+/// OCF_CHECK_LEVEL 10 or more its admin interface also answers on D-Bus.
+fn health(ctx: &Context<'_>, cfg: &Config) -> Result<u32, String> {
+    let pid = match pid::liveness(cfg.pid_file.as_deref()) {
+        Liveness::Running { pid, .. } => pid,
+        Liveness::Stopped(why) => return Err(why.to_string()),
+    };
+    if ctx.env.check_level() >= 10 {
+        let limit = ctx.deadline.budget(Duration::from_secs(5));
+        if let Err(e) = admin::get_grace(limit) {
+            return Err(format!("ganesha.nfsd (pid {pid}) runs but: {e}"));
+        }
+    }
+    Ok(pid)
+}
+
+fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
+    let mut values = BTreeMap::new();
+    values.insert(STARTED.to_string(), boottime_ms().to_string());
+    state.write(&values)?;
+    observe(ctx, cfg, state)?;
+    Ok(OcfCode::Success)
+}
+
+fn monitor(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
+    if !state.read()?.is_some_and(|v| v.contains_key(STARTED)) {
+        return Err(OcfError::NotRunning(format!(
+            "not started on this node (no {})",
+            state.path().display()
+        )));
+    }
+    observe(ctx, cfg, state)?;
+    Ok(OcfCode::Success)
+}
+
+/// One look at ganesha, and the attributes brought in line with it.
+fn observe(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<()> {
+    let node = pacemaker::local_node_name(ctx)?;
+    match health(ctx, cfg) {
+        Ok(pid) => {
+            if pending_since(state)?.is_some() {
+                log::info!(
+                    "ganesha.nfsd is back (pid {pid}); keeping {} unset no longer",
+                    cfg.ganesha_active
+                );
+                set_pending(state, None)?;
+            }
+            // grace-active first: mirror image of the retreat (see the module comment).
+            ensure_set(ctx, &cfg.grace_active, &node)?;
+            ensure_set(ctx, &cfg.ganesha_active, &node)?;
+            Ok(())
+        }
+        Err(why) => {
+            log::info!("ganesha.nfsd is not running: {why}");
+            retreat(ctx, cfg, state, &node, Finish::WhenBudgetAllows)
+        }
+    }
+}
+
+/// Write `name`=1 unless attrd already holds it (an update of an equal value would still
+/// cost attrd and the CIB a round).
+fn ensure_set(ctx: &Context<'_>, name: &str, node: &str) -> OcfResult<()> {
+    if attrd::query(name, node, &ctx.deadline)?.as_deref() != Some("1") {
+        attrd::update(name, "1", None, &ctx.deadline)?;
+        log::info!("{name} set to 1 on {node}");
+    }
+    Ok(())
+}
+
+#[derive(PartialEq, Eq)]
+enum Finish {
+    /// monitor: never overrun; what does not fit is left to the next monitor.
+    WhenBudgetAllows,
+    /// stop: the attributes must be gone when it returns.
+    Now,
+}
+
+fn pending_since(state: &StateFile) -> OcfResult<Option<u64>> {
+    Ok(state
+        .read()?
+        .and_then(|v| v.get(PENDING).and_then(|s| s.parse::<u64>().ok())))
+}
+
+fn set_pending(state: &StateFile, since: Option<u64>) -> OcfResult<()> {
+    // stop calls this after removing nothing yet; the file may be absent (never started).
+    let mut values = state.read()?.unwrap_or_default();
+    match since {
+        Some(ms) => values.insert(PENDING.to_string(), ms.to_string()),
+        None => values.remove(PENDING),
+    };
+    if values.is_empty() {
+        return Ok(());
+    }
+    state.write(&values)
+}
+
+/// grace-active goes, grace_delay passes, ganesha-active goes.
+fn retreat(
+    ctx: &Context<'_>,
+    cfg: &Config,
+    state: &StateFile,
+    node: &str,
+    finish: Finish,
+) -> OcfResult<()> {
+    let grace = attrd::query(&cfg.grace_active, node, &ctx.deadline)?;
+    let ganesha = attrd::query(&cfg.ganesha_active, node, &ctx.deadline)?;
+    let mut since = pending_since(state)?;
+    if grace.is_some() {
+        attrd::delete(&cfg.grace_active, None, &ctx.deadline)?;
+        log::warn!(
+            "{} deleted on {node}: the other nodes enter grace",
+            cfg.grace_active
+        );
+        let now = boottime_ms();
+        // Recorded right after the delete: a kill in between only makes the wait longer.
+        if ganesha.is_some() {
+            set_pending(state, Some(now))?;
+        }
+        since = Some(now);
+    }
+    if ganesha.is_none() {
+        if since.is_some() {
+            set_pending(state, None)?;
+        }
+        return Ok(());
+    }
+    // ganesha-active is still set. With no record of when grace-active went (deleted by
+    // someone else, or by a run killed before it could write it), the full delay counts
+    // from now.
+    let since = match since {
+        Some(s) => s,
+        None => {
+            let now = boottime_ms();
+            set_pending(state, Some(now))?;
+            now
+        }
+    };
+    let delay_ms = cfg.grace_delay.as_millis() as u64;
+    let left = Duration::from_millis((since + delay_ms).saturating_sub(boottime_ms()));
+    if !left.is_zero() {
+        let affordable = ctx.deadline.remaining().saturating_sub(CALL_RESERVE);
+        if left > affordable {
+            if finish == Finish::WhenBudgetAllows {
+                log::info!(
+                    "{} stays until {} ms of grace_delay have passed; the next monitor removes it",
+                    cfg.ganesha_active,
+                    left.as_millis()
+                );
+                return Ok(());
+            }
+            log::warn!(
+                "the stop's budget cannot hold the remaining {} ms of grace_delay: waiting {} ms",
+                left.as_millis(),
+                affordable.as_millis()
+            );
+            std::thread::sleep(affordable);
+        } else {
+            std::thread::sleep(left);
+        }
+    }
+    attrd::delete(&cfg.ganesha_active, None, &ctx.deadline)?;
+    log::warn!(
+        "{} deleted on {node}: its address may move",
+        cfg.ganesha_active
+    );
+    set_pending(state, None)
+}
+
+fn stop(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
+    let node = pacemaker::local_node_name(ctx)?;
+    retreat(ctx, cfg, state, &node, Finish::Now)?;
+    state.remove()?;
+    Ok(OcfCode::Success)
+}
