@@ -8,5 +8,7 @@ pub mod agents;
 pub mod cli;
 pub mod dbus;
 pub mod ganesha;
+pub mod health;
 pub mod ocf;
 pub mod pacemaker;
+pub mod systemd;

@@ -3,16 +3,20 @@
 pub mod ganesha_grace;
 pub mod ganesha_mon;
 pub mod ganesha_nfsd;
+pub mod presets;
+pub mod systemd_service;
 
 use crate::ocf::Agent;
 
 /// Every agent the binary knows, in the order `ocfbox list` shows them.
 pub fn all() -> Vec<&'static dyn Agent> {
-    let agents: Vec<&'static dyn Agent> = vec![
+    let mut agents: Vec<&'static dyn Agent> = vec![
         &ganesha_mon::GaneshaMon,
         &ganesha_grace::GaneshaGrace,
         &ganesha_nfsd::GaneshaNfsd,
+        &systemd_service::SystemdService,
     ];
+    agents.extend(presets::PRESETS.iter().map(|p| p as &'static dyn Agent));
     agents
 }
 

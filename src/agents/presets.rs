@@ -1,0 +1,198 @@
+//! Presets of the SystemdService engine: one row per service, data only. A preset is an
+//! agent of its own (`ocf:ocfbox:openstack-nova-api`) with candidate unit names tried in
+//! order, so one CIB works on RHEL-family (`openstack-nova-api.service`) and Debian-family
+//! (`nova-api.service`) hosts, and the service's own health check. The `unit` parameter
+//! overrides the candidates; any of monitor_url/monitor_tcp/monitor_cmd replaces the
+//! preset's health check.
+//!
+//! Names: OpenStack services take their RDO unit names (`openstack-<project>-<service>`),
+//! which are valid OCF type names and say what they run; libvirtd keeps its daemon's name.
+
+/// The health check a preset uses when the operator configures none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresetCheck {
+    /// The unit's state is all there is to check (RPC workers without an endpoint).
+    UnitOnly,
+    /// GET `url`; healthy when the status is in `status` and the body contains `body`.
+    Http {
+        url: &'static str,
+        status: &'static str,
+        body: &'static str,
+    },
+    Tcp(&'static str),
+    Command(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Preset {
+    /// The OCF type name (the symlink's name).
+    pub name: &'static str,
+    /// What it runs, for the meta-data.
+    pub title: &'static str,
+    /// Candidate units, tried in order; the first one installed on the host wins.
+    pub units: &'static [&'static str],
+    pub check: PresetCheck,
+}
+
+/// An OpenStack API's version document: `/` answers 200 or 300 (Multiple Choices,
+/// keystone/glance/cinder/heat) with a JSON body listing "versions".
+const fn api(url: &'static str) -> PresetCheck {
+    PresetCheck::Http {
+        url,
+        status: "200,300",
+        body: "versions",
+    }
+}
+
+pub static PRESETS: &[Preset] = &[
+    Preset {
+        name: "openstack-nova-api",
+        title: "the OpenStack Compute API (nova-api)",
+        units: &["openstack-nova-api.service", "nova-api.service"],
+        check: api("http://localhost:8774/"),
+    },
+    Preset {
+        name: "openstack-nova-scheduler",
+        title: "the OpenStack Compute scheduler (nova-scheduler)",
+        units: &["openstack-nova-scheduler.service", "nova-scheduler.service"],
+        check: PresetCheck::UnitOnly,
+    },
+    Preset {
+        name: "openstack-nova-conductor",
+        title: "the OpenStack Compute conductor (nova-conductor)",
+        units: &["openstack-nova-conductor.service", "nova-conductor.service"],
+        check: PresetCheck::UnitOnly,
+    },
+    Preset {
+        name: "openstack-nova-novncproxy",
+        title: "the OpenStack Compute noVNC console proxy (nova-novncproxy)",
+        units: &[
+            "openstack-nova-novncproxy.service",
+            "nova-novncproxy.service",
+        ],
+        check: PresetCheck::Tcp("localhost:6080"),
+    },
+    Preset {
+        name: "openstack-keystone",
+        title: "the OpenStack Identity API (keystone)",
+        // Keystone runs inside Apache on most current distributions.
+        units: &[
+            "openstack-keystone.service",
+            "keystone.service",
+            "httpd.service",
+            "apache2.service",
+        ],
+        check: api("http://localhost:5000/"),
+    },
+    Preset {
+        name: "openstack-glance-api",
+        title: "the OpenStack Image API (glance-api)",
+        units: &["openstack-glance-api.service", "glance-api.service"],
+        check: api("http://localhost:9292/"),
+    },
+    Preset {
+        name: "openstack-cinder-api",
+        title: "the OpenStack Block Storage API (cinder-api)",
+        units: &["openstack-cinder-api.service", "cinder-api.service"],
+        check: api("http://localhost:8776/"),
+    },
+    Preset {
+        name: "openstack-cinder-scheduler",
+        title: "the OpenStack Block Storage scheduler (cinder-scheduler)",
+        units: &[
+            "openstack-cinder-scheduler.service",
+            "cinder-scheduler.service",
+        ],
+        check: PresetCheck::UnitOnly,
+    },
+    Preset {
+        name: "openstack-cinder-volume",
+        title: "the OpenStack Block Storage volume service (cinder-volume)",
+        units: &["openstack-cinder-volume.service", "cinder-volume.service"],
+        check: PresetCheck::UnitOnly,
+    },
+    Preset {
+        name: "openstack-neutron-server",
+        title: "the OpenStack Networking API (neutron-server)",
+        // RDO calls it neutron-server too; Debian's uwsgi flavour is neutron-api.
+        units: &[
+            "neutron-server.service",
+            "openstack-neutron-server.service",
+            "neutron-api.service",
+        ],
+        check: api("http://localhost:9696/"),
+    },
+    Preset {
+        name: "openstack-heat-api",
+        title: "the OpenStack Orchestration API (heat-api)",
+        units: &["openstack-heat-api.service", "heat-api.service"],
+        check: api("http://localhost:8004/"),
+    },
+    Preset {
+        name: "libvirtd",
+        title: "the libvirt daemon (libvirtd)",
+        units: &["libvirtd.service"],
+        // Answers only if libvirtd serves its QEMU driver, not merely when it exists.
+        check: PresetCheck::Command("virsh --connect qemu:///system uri"),
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{CommandCheck, HttpCheck, TcpCheck};
+    use crate::systemd::UnitName;
+
+    #[test]
+    fn every_preset_is_well_formed() {
+        for p in PRESETS {
+            assert!(
+                p.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{}",
+                p.name
+            );
+            assert!(!p.units.is_empty(), "{}", p.name);
+            for u in p.units {
+                let parsed = UnitName::parse(u).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+                assert_eq!(parsed.as_str(), *u, "candidates carry their type suffix");
+            }
+            match p.check {
+                PresetCheck::UnitOnly => {}
+                PresetCheck::Http { url, status, body } => {
+                    HttpCheck::new(url, status, Some(body), None, false).unwrap();
+                }
+                PresetCheck::Tcp(t) => {
+                    TcpCheck::parse(t).unwrap();
+                }
+                PresetCheck::Command(c) => {
+                    CommandCheck::parse(c).unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_issue_list_is_covered() {
+        for service in [
+            "nova-api",
+            "nova-scheduler",
+            "nova-conductor",
+            "nova-novncproxy",
+            "keystone",
+            "glance-api",
+            "cinder-api",
+            "cinder-scheduler",
+            "cinder-volume",
+            "neutron-server",
+            "heat-api",
+            "libvirtd",
+        ] {
+            assert!(
+                PRESETS.iter().any(|p| p.name.ends_with(service)),
+                "no preset for {service}"
+            );
+        }
+    }
+}

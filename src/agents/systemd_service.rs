@@ -1,0 +1,737 @@
+//! SystemdService: the hybrid agent. systemd starts, stops and reloads the unit (over
+//! D-Bus, each job waited for through its own JobRemoved signal); the agent checks the
+//! service itself (HTTP, TCP or a command), so a hung API whose process lives is a failure.
+//! The presets ([`super::presets`]) are this same engine with their own defaults.
+//!
+//! start: validate → the unit exists here → runtime drop-in (+ daemon-reload when it
+//! changed) → StartUnit, wait for the job → the unit really runs → wait, within the budget,
+//! for the health check to pass. stop: StopUnit, wait → the unit is down → remove the
+//! drop-in (cleanup never fails a stop). monitor: unit state (waiting out a transition
+//! within the budget), then at depth ≥ 10 one health check.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use super::presets::{Preset, PresetCheck};
+use crate::health::{self, CommandCheck, HealthCheck, HttpCheck, TcpCheck};
+use crate::ocf::params::printable;
+use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::systemd::dropin::{self, DropIn};
+use crate::systemd::outcome::{self, Monitor};
+use crate::systemd::{JobKind, Systemd, SystemdError, UnitName, UnitStatus};
+
+const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
+
+const SPECS: &[ParamSpec] = &[
+    ParamSpec::string("unit").required(),
+    ParamSpec::string("monitor_url"),
+    ParamSpec::string("monitor_url_status"),
+    ParamSpec::string("monitor_url_body"),
+    ParamSpec::string("ca_file"),
+    ParamSpec::boolean("insecure").default("false"),
+    ParamSpec::string("monitor_tcp"),
+    ParamSpec::string("monitor_cmd"),
+    ParamSpec::integer("check_timeout").default("10"),
+    ParamSpec::integer("check_level").default("10"),
+    ParamSpec::integer("start_grace"),
+];
+
+/// OCF_CHECK_LEVEL from which the health check runs.
+const HEALTH_DEPTH: u32 = 10;
+/// One systemd conversation that is not a job wait (state read, daemon-reload) gets this much.
+const SYSTEMD_CALL: Duration = Duration::from_secs(15);
+
+/// `ocf:ocfbox:SystemdService`.
+pub struct SystemdService;
+
+impl Agent for SystemdService {
+    fn name(&self) -> &str {
+        "SystemdService"
+    }
+
+    fn metadata(&self) -> Cow<'static, str> {
+        Cow::Borrowed(METADATA)
+    }
+
+    fn params(&self) -> Cow<'static, [ParamSpec]> {
+        Cow::Borrowed(SPECS)
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(ctx, None)
+    }
+}
+
+impl Agent for Preset {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn metadata(&self) -> Cow<'static, str> {
+        Cow::Owned(preset_metadata(self))
+    }
+
+    fn params(&self) -> Cow<'static, [ParamSpec]> {
+        Cow::Owned(preset_specs())
+    }
+
+    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(ctx, Some(self))
+    }
+}
+
+fn run(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<OcfCode> {
+    // Parameters first: hostile input is refused before anything is touched.
+    let cfg = Config::read(ctx, preset)?;
+    let sd = Systemd::from_env(ctx.env)?;
+    match ctx.action {
+        "start" => start(ctx, &sd, &cfg),
+        "stop" => stop(ctx, &sd, &cfg),
+        "monitor" | "status" => monitor(ctx, &sd, &cfg),
+        "reload" => reload(ctx, &sd, &cfg),
+        "validate-all" => validate(ctx, &sd, &cfg),
+        other => Err(OcfError::Unimplemented(format!("action {other}"))),
+    }
+}
+
+/// The parameters, read and checked.
+struct Config {
+    /// Candidate units in order (one unless a preset without `unit`).
+    units: Vec<UnitName>,
+    checks: Vec<HealthCheck>,
+    check_timeout: Duration,
+    /// Depth of a start or recurring monitor without OCF_CHECK_LEVEL.
+    check_level: u32,
+    start_grace: Option<Duration>,
+}
+
+impl Config {
+    fn read(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<Config> {
+        let specs = match preset {
+            None => Cow::Borrowed(SPECS),
+            Some(_) => Cow::Owned(preset_specs()),
+        };
+        let p = ctx.params(&specs);
+        let unit_param = p.string("unit")?;
+        let units = match (unit_param, preset) {
+            (Some(u), _) => vec![parse_unit(&u)?],
+            (None, Some(preset)) => preset
+                .units
+                .iter()
+                .map(|u| parse_unit(u))
+                .collect::<OcfResult<_>>()?,
+            (None, None) => vec![parse_unit(&p.required_string("unit")?)?],
+        };
+
+        let cfg_err = |e: health::HealthConfigError| OcfError::Configured(e.0);
+        let url = p.string("monitor_url")?;
+        let status = p.string("monitor_url_status")?;
+        let body = p.string("monitor_url_body")?;
+        let ca_file = p.string("ca_file")?;
+        let insecure = p.boolean("insecure")?;
+        let tcp = p.string("monitor_tcp")?;
+        let cmd = p.string("monitor_cmd")?;
+        let mut checks = Vec::new();
+        let explicit = url.is_some() || tcp.is_some() || cmd.is_some();
+        if let Some(url) = &url {
+            let status = status.as_deref().unwrap_or("200");
+            checks.push(HealthCheck::Http(
+                HttpCheck::new(url, status, body.as_deref(), ca_file.as_deref(), insecure)
+                    .map_err(cfg_err)?,
+            ));
+        }
+        if let Some(tcp) = &tcp {
+            checks.push(HealthCheck::Tcp(TcpCheck::parse(tcp).map_err(cfg_err)?));
+        }
+        if let Some(cmd) = &cmd {
+            checks.push(HealthCheck::Command(
+                CommandCheck::parse(cmd).map_err(cfg_err)?,
+            ));
+        }
+        // A preset's own check applies only when the operator chose none.
+        if let (false, Some(preset)) = (explicit, preset) {
+            match preset.check {
+                PresetCheck::UnitOnly => {}
+                PresetCheck::Http {
+                    url,
+                    status: preset_status,
+                    body: preset_body,
+                } => checks.push(HealthCheck::Http(
+                    HttpCheck::new(
+                        url,
+                        status.as_deref().unwrap_or(preset_status),
+                        Some(body.as_deref().unwrap_or(preset_body)),
+                        ca_file.as_deref(),
+                        insecure,
+                    )
+                    .map_err(cfg_err)?,
+                )),
+                PresetCheck::Tcp(t) => {
+                    checks.push(HealthCheck::Tcp(TcpCheck::parse(t).map_err(cfg_err)?))
+                }
+                PresetCheck::Command(c) => checks.push(HealthCheck::Command(
+                    CommandCheck::parse(c).map_err(cfg_err)?,
+                )),
+            }
+        }
+        if insecure && checks.iter().any(|c| matches!(c, HealthCheck::Http(_))) {
+            log::warn!("insecure is set: the health check does not verify TLS certificates");
+        }
+
+        let check_timeout = p.integer_in("check_timeout", 1..=3600)?.unwrap_or(10);
+        let check_level = p.integer_in("check_level", 0..=100)?.unwrap_or(10);
+        let start_grace = p.integer_in("start_grace", 0..=86_400)?;
+        Ok(Config {
+            units,
+            checks,
+            check_timeout: Duration::from_secs(check_timeout as u64),
+            check_level: check_level as u32,
+            start_grace: start_grace.map(|s| Duration::from_secs(s as u64)),
+        })
+    }
+
+    /// How deep this operation checks: OCF_CHECK_LEVEL when Pacemaker passes it; else a
+    /// probe looks at the unit only and everything else uses `check_level`.
+    fn depth(&self, ctx: &Context<'_>) -> u32 {
+        match ctx.env.var("OCF_CHECK_LEVEL") {
+            Some(v) => v.trim().parse().unwrap_or_else(|_| {
+                log::warn!(
+                    "OCF_CHECK_LEVEL '{}' is not a number; checking the unit state only",
+                    printable(v)
+                );
+                0
+            }),
+            None if ctx.is_probe() => 0,
+            None => self.check_level,
+        }
+    }
+
+    fn health_checked(&self, ctx: &Context<'_>) -> bool {
+        !self.checks.is_empty() && self.depth(ctx) >= HEALTH_DEPTH
+    }
+
+    fn units_text(&self) -> String {
+        self.units
+            .iter()
+            .map(UnitName::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn parse_unit(raw: &str) -> OcfResult<UnitName> {
+    UnitName::parse(raw).map_err(|e| OcfError::Configured(format!("parameter 'unit': {e}")))
+}
+
+// ---------------------------------------------------------------------------------------
+// Actions
+
+fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+    let status = inspect(ctx, sd, cfg)?;
+    if !status.exists() && cfg.units.len() > 1 {
+        return Err(OcfError::NotInstalled(format!(
+            "none of the units {} is installed on this node",
+            cfg.units_text()
+        )));
+    }
+    outcome::check_startable(&status)?;
+    let unit = status.unit.clone();
+
+    let dropin = drop_in_for(ctx, sd, &unit);
+    let changed = dropin.write_if_changed().map_err(|e| {
+        let what = format!("cannot write the drop-in {}: {e}", dropin.path.display());
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            OcfError::Perm(what)
+        } else {
+            OcfError::Generic(what)
+        }
+    })?;
+    if changed || status.need_daemon_reload {
+        log::debug!(
+            "drop-in {} changed; reloading systemd",
+            dropin.path.display()
+        );
+        sd.daemon_reload(ctx.deadline.budget(SYSTEMD_CALL))
+            .map_err(|e| outcome::error(e, &ctx.deadline))?;
+    }
+
+    let report = sd
+        .run_job(JobKind::Start, &unit, ctx.deadline.remaining())
+        .map_err(|e| outcome::error(e, &ctx.deadline))?;
+    outcome::start_result(&report, &ctx.deadline)?;
+    log::info!("systemd started {unit}");
+
+    if cfg.health_checked(ctx) {
+        wait_until_healthy(ctx, sd, cfg, &unit)?;
+    }
+    Ok(OcfCode::Success)
+}
+
+fn stop(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+    let status = match sd.inspect(&cfg.units, ctx.deadline.budget(SYSTEMD_CALL)) {
+        Ok(status) => status,
+        // systemd does not know the unit: nothing of it can be running.
+        Err(e) if outcome::means_unit_missing(&e) => {
+            log::info!("{e}; treating it as stopped");
+            cleanup(ctx, sd, &cfg.units);
+            return Ok(OcfCode::Success);
+        }
+        Err(e) => return Err(outcome::error(e, &ctx.deadline)),
+    };
+    if !status.exists() {
+        log::info!("unit {} is not installed; it is stopped", cfg.units_text());
+        cleanup(ctx, sd, &cfg.units);
+        return Ok(OcfCode::Success);
+    }
+    let unit = status.unit.clone();
+
+    if outcome::is_running(&status) || outcome::is_transitioning(&status) {
+        // systemd's SIGKILL escalation (TimeoutStopSec) must land inside THIS op's budget;
+        // the start op wrote the value from its own timeout. Only a difference costs a reload.
+        let dropin = drop_in_for(ctx, sd, &unit);
+        match dropin.write_if_changed() {
+            Ok(changed) if changed || status.need_daemon_reload => {
+                if let Err(e) = sd.daemon_reload(ctx.deadline.budget(SYSTEMD_CALL)) {
+                    log::warn!("daemon-reload before stop failed: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => log::warn!(
+                "cannot update the drop-in {} before stop: {e}",
+                dropin.path.display()
+            ),
+        }
+    }
+
+    let report = match sd.run_job(JobKind::Stop, &unit, ctx.deadline.remaining()) {
+        Ok(report) => report,
+        Err(e) if outcome::means_unit_missing(&e) => {
+            cleanup(ctx, sd, std::slice::from_ref(&unit));
+            return Ok(OcfCode::Success);
+        }
+        Err(e) => return Err(outcome::error(e, &ctx.deadline)),
+    };
+    outcome::stop_result(&report, &ctx.deadline)?;
+    log::info!("systemd stopped {unit} ({})", report.after.describe());
+    cleanup(ctx, sd, std::slice::from_ref(&unit));
+    Ok(OcfCode::Success)
+}
+
+fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+    let health = cfg.health_checked(ctx);
+    let mut status = match sd.inspect(&cfg.units, ctx.deadline.budget(SYSTEMD_CALL)) {
+        Ok(status) => status,
+        // A probe on a node without a reachable systemd: not running here (OCF: never 1).
+        Err(e @ SystemdError::Bus(crate::dbus::DbusError::Connect { .. })) if ctx.is_probe() => {
+            return Err(OcfError::NotInstalled(format!(
+                "systemd is not reachable on this node: {e}"
+            )))
+        }
+        Err(e) => return Err(outcome::error(e, &ctx.deadline)),
+    };
+    if let Monitor::Transitioning(why) = outcome::monitor(&status) {
+        log::info!("{why}; waiting for it to settle");
+        // Leave room for the health check after the wait.
+        let keep = if health {
+            cfg.check_timeout.min(ctx.deadline.remaining() / 2)
+        } else {
+            Duration::ZERO
+        };
+        status = sd
+            .wait_settled(&status.unit, ctx.deadline.remaining().saturating_sub(keep))
+            .map_err(|e| outcome::error(e, &ctx.deadline))?;
+    }
+    match outcome::monitor(&status) {
+        Monitor::Running => {}
+        Monitor::Stopped(why) => return Err(OcfError::NotRunning(why)),
+        Monitor::Transitioning(why) => {
+            return Err(OcfError::Generic(format!(
+                "{why} and did not settle within the monitor's time budget"
+            )))
+        }
+    }
+    if health {
+        let timeout = ctx.deadline.budget(cfg.check_timeout);
+        health::run_all(&cfg.checks, timeout).map_err(|f| {
+            OcfError::Generic(format!(
+                "unit {} is active but its health check failed: {f}",
+                status.unit
+            ))
+        })?;
+    }
+    Ok(OcfCode::Success)
+}
+
+fn reload(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+    let status = inspect(ctx, sd, cfg)?;
+    if !outcome::is_running(&status) {
+        log::info!(
+            "unit {} is {}: nothing to reload (its configuration applies at the next start)",
+            status.unit,
+            status.describe()
+        );
+        return Ok(OcfCode::Success);
+    }
+    let report = sd
+        .run_job(JobKind::Reload, &status.unit, ctx.deadline.remaining())
+        .map_err(|e| match e.error_name().as_deref() {
+            Some("org.freedesktop.systemd1.JobTypeNotApplicable") => OcfError::Unimplemented(
+                format!("unit {} cannot reload (it has no ExecReload=)", status.unit),
+            ),
+            _ => outcome::error(e, &ctx.deadline),
+        })?;
+    outcome::reload_result(&report, &ctx.deadline)?;
+    Ok(OcfCode::Success)
+}
+
+fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+    for check in &cfg.checks {
+        check
+            .check_local_prerequisites()
+            .map_err(|f| OcfError::NotInstalled(f.0))?;
+    }
+    let status = inspect(ctx, sd, cfg)?;
+    if !status.exists() && cfg.units.len() > 1 {
+        return Err(OcfError::NotInstalled(format!(
+            "none of the units {} is installed on this node",
+            cfg.units_text()
+        )));
+    }
+    outcome::check_startable(&status)?;
+    Ok(OcfCode::Success)
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+fn inspect(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
+    let status = sd
+        .inspect(&cfg.units, ctx.deadline.budget(SYSTEMD_CALL))
+        .map_err(|e| outcome::error(e, &ctx.deadline))?;
+    if cfg.units.len() > 1 && status.exists() {
+        log::debug!(
+            "using unit {} (candidates {})",
+            status.unit,
+            cfg.units_text()
+        );
+    }
+    Ok(status)
+}
+
+/// The drop-in for this operation: systemd's job timeouts come from its CRM_meta_timeout.
+fn drop_in_for(ctx: &Context<'_>, sd: &Systemd, unit: &UnitName) -> DropIn {
+    DropIn::new(
+        sd.runtime_unit_dir(),
+        unit,
+        dropin::systemd_timeout_for(ctx.env.op_timeout()),
+    )
+}
+
+/// Remove the drop-ins of `units` and reload systemd if one was there. Never fails: the
+/// unit is already stopped, and a failed stop would get the node fenced.
+fn cleanup(ctx: &Context<'_>, sd: &Systemd, units: &[UnitName]) {
+    let mut removed = false;
+    for unit in units {
+        match dropin::remove(sd.runtime_unit_dir(), unit) {
+            Ok(r) => removed |= r,
+            Err(e) => log::warn!(
+                "cannot remove the drop-in {}: {e}",
+                dropin::path_for(sd.runtime_unit_dir(), unit).display()
+            ),
+        }
+    }
+    if removed {
+        if let Err(e) = sd.daemon_reload(ctx.deadline.budget(SYSTEMD_CALL)) {
+            log::warn!("daemon-reload after removing the drop-in failed: {e}");
+        }
+    }
+}
+
+/// After systemd reports the unit started: retry the health check (short pauses, growing
+/// to 2 s) until it passes, start_grace passes, or the op's budget ends. A unit that stops
+/// meanwhile ends the wait at once.
+fn wait_until_healthy(
+    ctx: &Context<'_>,
+    sd: &Systemd,
+    cfg: &Config,
+    unit: &UnitName,
+) -> OcfResult<()> {
+    let started = Instant::now();
+    let grace_end = cfg.start_grace.map(|g| started + g);
+    let give_up = match grace_end {
+        Some(g) => g.min(ctx.deadline.instant()),
+        None => ctx.deadline.instant(),
+    };
+    let mut pause = Duration::from_millis(200);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let left = give_up.saturating_duration_since(Instant::now());
+        let failure = match health::run_all(
+            &cfg.checks,
+            cfg.check_timeout.min(left).max(Duration::from_millis(100)),
+        ) {
+            Ok(answers) => {
+                log::info!("{unit} is healthy: {}", answers.join("; "));
+                return Ok(());
+            }
+            Err(f) => f,
+        };
+        if attempts == 1 {
+            log::info!("{unit} is not healthy yet: {failure}; waiting");
+        } else {
+            log::debug!("{unit} is not healthy yet: {failure}");
+        }
+        let waited = started.elapsed().as_millis();
+        if Instant::now() + pause >= give_up {
+            let limit = if grace_end.is_some_and(|g| g <= ctx.deadline.instant()) {
+                "start_grace"
+            } else {
+                "the start operation's time budget"
+            };
+            return Err(OcfError::Generic(format!(
+                "unit {unit} is active but its health check did not pass within {waited} ms ({limit}): {failure}"
+            )));
+        }
+        // The service itself may be gone (crashed after a Type=simple start): say so now
+        // rather than wait out the whole budget for an answer that cannot come.
+        let status = sd
+            .inspect(
+                std::slice::from_ref(unit),
+                ctx.deadline.budget(SYSTEMD_CALL),
+            )
+            .map_err(|e| outcome::error(e, &ctx.deadline))?;
+        if !outcome::is_running(&status) {
+            return Err(OcfError::Generic(format!(
+                "unit {unit} went {} while waiting for its health check ({failure})",
+                status.describe()
+            )));
+        }
+        std::thread::sleep(pause.min(give_up.saturating_duration_since(Instant::now())));
+        pause = (pause * 3 / 2).min(Duration::from_secs(2));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Presets' parameters and meta-data: SystemdService's, with `unit` optional and their own
+// description. Everything else (every other parameter, the actions) is shared text.
+
+fn preset_specs() -> Vec<ParamSpec> {
+    SPECS
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            if s.name == "unit" {
+                s.required = false;
+            }
+            s
+        })
+        .collect()
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn describe_preset_check(check: &PresetCheck) -> String {
+    match check {
+        PresetCheck::UnitOnly => {
+            "none: the unit state is checked (the service has no endpoint to ask)".into()
+        }
+        PresetCheck::Http { url, status, body } => {
+            format!("GET {url}, expecting HTTP status {status} and \"{body}\" in the body (the API's version document)")
+        }
+        PresetCheck::Tcp(t) => format!("a TCP connect to {t}"),
+        PresetCheck::Command(c) => format!("the command `{c}`"),
+    }
+}
+
+/// SystemdService.xml with the preset's name, descriptions and an optional `unit`.
+fn preset_metadata(preset: &Preset) -> String {
+    let head_start = METADATA.find("<resource-agent ").unwrap_or(0);
+    let params_start = METADATA.find("<parameters>").unwrap_or(METADATA.len());
+    let unit_start = METADATA
+        .find("<parameter name=\"unit\"")
+        .unwrap_or(params_start);
+    let unit_end = METADATA[unit_start..]
+        .find("</parameter>")
+        .map(|i| unit_start + i + "</parameter>".len())
+        .unwrap_or(unit_start);
+    let units = preset.units.join(", ");
+    let head = format!(
+        "<resource-agent name=\"{name}\" version=\"0.1\">\n<version>1.1</version>\n\
+<longdesc lang=\"en\">\n\
+Runs {title} as a cluster resource: the SystemdService agent with this service's defaults.\n\n\
+Unit: the first of {units} that is installed on the node (the unit parameter overrides).\n\
+Health check: {check}. Setting monitor_url, monitor_tcp or monitor_cmd replaces it;\n\
+monitor_url_status, monitor_url_body, ca_file and insecure adjust it.\n\n\
+systemd starts, stops and reloads the unit over D-Bus, waiting for each job's completion\n\
+signal; the agent checks the service itself. See SystemdService for the drop-in it writes,\n\
+the check depths (OCF_CHECK_LEVEL, check_level) and the start grace.\n\
+</longdesc>\n\
+<shortdesc lang=\"en\">{short} (systemd unit + health check)</shortdesc>\n",
+        name = xml_escape(preset.name),
+        title = xml_escape(preset.title),
+        units = xml_escape(&units),
+        check = xml_escape(&describe_preset_check(&preset.check)),
+        short = xml_escape(preset.title),
+    );
+    let unit_param = format!(
+        "<parameter name=\"unit\" required=\"0\">\n<longdesc lang=\"en\">\n\
+The systemd unit to run instead of the first installed of {units}.\n\
+</longdesc>\n<shortdesc lang=\"en\">systemd unit name (default: detected)</shortdesc>\n\
+<content type=\"string\"/>\n</parameter>",
+        units = xml_escape(&units)
+    );
+    format!(
+        "{}{}{}{}{}",
+        &METADATA[..head_start],
+        head,
+        &METADATA[params_start..unit_start],
+        unit_param,
+        &METADATA[unit_end..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::presets::PRESETS;
+    use crate::ocf::OcfEnv;
+
+    fn ctx_run(agent: &dyn Agent, action: &str, pairs: &[(&str, &str)]) -> OcfResult<OcfCode> {
+        let env = OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let ctx = Context::new(agent.name(), action, &env);
+        agent.run(&ctx)
+    }
+
+    #[test]
+    fn hostile_unit_names_are_configuration_errors_before_anything_happens() {
+        // The manager setting points at a place that does not exist: reaching systemd or
+        // the file system would fail differently from OCF_ERR_CONFIGURED.
+        for bad in [
+            "../x",
+            "a b",
+            "a\nb",
+            "$(reboot)",
+            "x/../../etc",
+            "getty@.service",
+        ] {
+            for action in ["start", "stop", "monitor", "validate-all"] {
+                let r = ctx_run(
+                    &SystemdService,
+                    action,
+                    &[
+                        ("OCF_RESKEY_unit", bad),
+                        ("OCFBOX_SYSTEMD_MANAGER", "user"),
+                        ("XDG_RUNTIME_DIR", "/nonexistent/ocfbox"),
+                    ],
+                );
+                let e = r.expect_err(bad);
+                assert_eq!(e.code(), OcfCode::ErrConfigured, "{bad} {action}: {e}");
+                assert!(e.to_string().contains("invalid unit name"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn missing_unit_and_bad_health_parameters_are_configuration_errors() {
+        let e = ctx_run(&SystemdService, "monitor", &[]).unwrap_err();
+        assert_eq!(e.code(), OcfCode::ErrConfigured);
+        for (k, v) in [
+            ("OCF_RESKEY_monitor_url", "ftp://x/"),
+            ("OCF_RESKEY_monitor_tcp", "nohost"),
+            ("OCF_RESKEY_monitor_cmd", "check 'unbalanced"),
+            ("OCF_RESKEY_monitor_url_status", "abc"),
+            ("OCF_RESKEY_check_timeout", "0"),
+            ("OCF_RESKEY_check_level", "x"),
+            ("OCF_RESKEY_insecure", "perhaps"),
+        ] {
+            let mut pairs = vec![("OCF_RESKEY_unit", "demo"), (k, v)];
+            if k == "OCF_RESKEY_monitor_url_status" {
+                pairs.push(("OCF_RESKEY_monitor_url", "http://localhost/"));
+            }
+            let e = ctx_run(&SystemdService, "monitor", &pairs).unwrap_err();
+            assert_eq!(e.code(), OcfCode::ErrConfigured, "{k}={v}: {e}");
+        }
+        let e = ctx_run(
+            &SystemdService,
+            "monitor",
+            &[
+                ("OCF_RESKEY_unit", "demo"),
+                ("OCFBOX_SYSTEMD_MANAGER", "both"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), OcfCode::ErrArgs);
+    }
+
+    #[test]
+    fn depth_follows_ocf_check_level_then_the_parameter_probes_stay_shallow() {
+        let cfg = |pairs: &[(&str, &str)], action: &str| {
+            let env = OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let ctx = Context::new("SystemdService", action, &env);
+            let c = Config::read(&ctx, None).unwrap();
+            c.depth(&ctx)
+        };
+        let base = [
+            ("OCF_RESKEY_unit", "demo"),
+            ("OCF_RESKEY_CRM_meta_interval", "10000"),
+        ];
+        assert_eq!(cfg(&base, "monitor"), 10);
+        assert_eq!(cfg(&[("OCF_RESKEY_unit", "demo")], "monitor"), 0, "probe");
+        assert_eq!(cfg(&[("OCF_RESKEY_unit", "demo")], "start"), 10);
+        let mut explicit = base.to_vec();
+        explicit.push(("OCF_CHECK_LEVEL", "0"));
+        assert_eq!(cfg(&explicit, "monitor"), 0);
+        let mut param = base.to_vec();
+        param.push(("OCF_RESKEY_check_level", "0"));
+        assert_eq!(cfg(&param, "monitor"), 0);
+    }
+
+    #[test]
+    fn presets_use_candidates_and_their_check_unless_overridden() {
+        let nova = PRESETS
+            .iter()
+            .find(|p| p.name == "openstack-nova-api")
+            .unwrap();
+        let env = OcfEnv::from_pairs([("OCF_RESKEY_CRM_meta_interval", "10000")]);
+        let ctx = Context::new(nova.name, "monitor", &env);
+        let c = Config::read(&ctx, Some(nova)).unwrap();
+        assert_eq!(c.units.len(), 2);
+        assert_eq!(c.checks.len(), 1);
+        assert!(c.checks[0].describe().contains("8774"));
+
+        let env = OcfEnv::from_pairs([
+            ("OCF_RESKEY_unit", "my-nova"),
+            ("OCF_RESKEY_monitor_tcp", "[::1]:8774"),
+        ]);
+        let ctx = Context::new(nova.name, "monitor", &env);
+        let c = Config::read(&ctx, Some(nova)).unwrap();
+        assert_eq!(c.units, vec![UnitName::parse("my-nova").unwrap()]);
+        assert_eq!(c.checks.len(), 1);
+        assert!(c.checks[0].describe().starts_with("TCP"));
+    }
+
+    #[test]
+    fn preset_metadata_is_systemd_service_with_its_own_head_and_optional_unit() {
+        for p in PRESETS {
+            let xml = preset_metadata(p);
+            assert!(xml.starts_with("<?xml"), "{}", p.name);
+            assert!(xml.contains("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"));
+            assert!(xml.contains(&format!("<resource-agent name=\"{}\"", p.name)));
+            assert!(xml.contains("<parameter name=\"unit\" required=\"0\">"));
+            assert!(!xml.contains("SystemdService\" version"));
+            assert_eq!(xml.matches("<parameter name=").count(), SPECS.len());
+            assert_eq!(
+                xml.matches("<longdesc").count(),
+                METADATA.matches("<longdesc").count()
+            );
+            assert!(xml.contains("<action name=\"reload\""));
+            assert!(xml.contains(p.units[0]));
+        }
+    }
+}
