@@ -94,15 +94,21 @@ impl UnitStatus {
         self.load_state != "not-found"
     }
 
-    /// `active (running)`, `failed (failed; result exit-code, status 3)`.
+    /// `active (running)`, `failed (result exit-code, main process status 3)`,
+    /// `inactive (dead)`.
     pub fn describe(&self) -> String {
-        let mut s = format!("{} ({}", self.active_state, self.sub_state);
-        if let Some(d) = &self.detail {
-            s.push_str("; ");
-            s.push_str(d);
+        let mut parts = Vec::new();
+        if self.sub_state != self.active_state && !self.sub_state.is_empty() {
+            parts.push(self.sub_state.as_str());
         }
-        s.push(')');
-        s
+        if let Some(d) = &self.detail {
+            parts.push(d);
+        }
+        if parts.is_empty() {
+            self.active_state.clone()
+        } else {
+            format!("{} ({})", self.active_state, parts.join("; "))
+        }
     }
 }
 
@@ -312,7 +318,7 @@ impl Systemd {
                     (conn, mgr, end)
                 }
             };
-            let after = read_status(&conn, &mgr, unit).await?;
+            let after = read_status_after(&conn, &mgr, unit, Some(kind)).await?;
             Ok(JobReport { kind, end, after })
         })?
     }
@@ -434,6 +440,17 @@ async fn read_status(
     mgr: &ManagerProxy<'_>,
     unit: &UnitName,
 ) -> Result<UnitStatus, SystemdError> {
+    read_status_after(conn, mgr, unit, None).await
+}
+
+/// The unit's state; `after_job` names the job that just ended (a start job's outcome can
+/// be explained by its start conditions, which are only meaningful right after it).
+async fn read_status_after(
+    conn: &Connection,
+    mgr: &ManagerProxy<'_>,
+    unit: &UnitName,
+    after_job: Option<JobKind>,
+) -> Result<UnitStatus, SystemdError> {
     let path = mgr
         .load_unit(unit.as_str())
         .await
@@ -465,7 +482,7 @@ async fn read_status(
     };
     if !outcome::is_running(&status) {
         // Best effort: the reason is nicer with it, the verdict does not depend on it.
-        status.detail = why_not_running(conn, &proxy, path, &status).await;
+        status.detail = why_not_running(conn, &proxy, path, &status, after_job).await;
     }
     Ok(status)
 }
@@ -475,6 +492,7 @@ async fn why_not_running(
     unit: &UnitProxy<'_>,
     path: OwnedObjectPath,
     status: &UnitStatus,
+    after_job: Option<JobKind>,
 ) -> Option<String> {
     if status.load_state != "loaded" {
         let (name, message) = unit.load_error().await.ok()?;
@@ -482,7 +500,9 @@ async fn why_not_running(
         return (!text.is_empty()).then_some(text);
     }
     let mut parts = Vec::new();
-    if let Ok(false) = unit.condition_result().await {
+    // ConditionResult is also false for a unit never started: only a start that just
+    // ended makes it the reason.
+    if after_job == Some(JobKind::Start) && unit.condition_result().await == Ok(false) {
         parts.push("a start condition (Condition*=) was not met".to_string());
     }
     if status.unit.is_service() {
