@@ -210,3 +210,94 @@ pub fn get_grace_with_dbus_send(address: &str) -> Option<bool> {
     let first = text.lines().find(|l| l.trim().starts_with("boolean"))?;
     Some(first.trim() == "boolean true")
 }
+
+/// A ganesha.nfsd with its own private system bus inside one node of a Pacemaker
+/// [`Cluster`](super::pacemaker::Cluster): it lives in the node's PID namespace and dies
+/// with the node. The node's /run is private, so the bus also answers at the stock
+/// /run/dbus/system_bus_socket there (give pacemakerd `NODE_BUS_ENV`) and ganesha writes
+/// its pid file where a stock install does.
+pub struct NodeGanesha {
+    dir: PathBuf,
+}
+
+/// pacemakerd's (and so every agent's) bus: the same path on every node, each node's own
+/// private /run behind it.
+pub const NODE_BUS_ENV: (&str, &str) = (
+    "DBUS_SYSTEM_BUS_ADDRESS",
+    "unix:path=/run/dbus/system_bus_socket",
+);
+
+impl NodeGanesha {
+    /// Starts the bus and ganesha in `node` (files in `<node dir>/ganesha`).
+    pub fn start(node: &super::pacemaker::Node, grace_period: u32) -> NodeGanesha {
+        require_ganesha();
+        let g = NodeGanesha {
+            dir: node.dir().join("ganesha"),
+        };
+        std::fs::create_dir_all(&g.dir).expect("ganesha dir");
+        g.script(node, "bus", grace_period);
+        let sock = g.dir.join("dbus/system_bus_socket");
+        node.exec_ok(&[
+            "sh",
+            "-c",
+            "mkdir -p /run/dbus && ln -sf \"$0\" /run/dbus/system_bus_socket",
+            sock.to_str().expect("utf-8 path"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        g.script(node, "ganesha", grace_period);
+        g
+    }
+
+    fn script(&self, node: &super::pacemaker::Node, sub: &str, grace_period: u32) {
+        let out = node
+            .command("bash")
+            .arg(sandbox_script("ganesha.sh"))
+            .arg(sub)
+            .arg(&self.dir)
+            .env("GANESHA_PIDFILE", PIDFILE)
+            .env("GANESHA_GRACE_PERIOD", grace_period.to_string())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run ganesha.sh {sub}: {e}"));
+        assert!(
+            out.status.success(),
+            "ganesha.sh {sub} in {} failed ({}): {}",
+            node.name(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The bus as the host reaches it.
+    pub fn bus_address(&self) -> String {
+        format!(
+            "unix:path={}",
+            self.dir.join("dbus/system_bus_socket").display()
+        )
+    }
+
+    pub fn kill(&self, node: &super::pacemaker::Node) {
+        self.script(node, "kill-ganesha", 0);
+    }
+
+    /// Start it again with its first configuration (the config file is kept).
+    pub fn restart(&self, node: &super::pacemaker::Node) {
+        self.script(node, "ganesha", 0);
+    }
+
+    pub fn seed_reclaim(&self, key: &str, client: &str) {
+        seed_reclaim(&self.dir.join("recov"), key, client);
+    }
+
+    pub fn in_grace(&self) -> Option<bool> {
+        get_grace_with_dbus_send(&self.bus_address())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("ganesha.log")).unwrap_or_default()
+    }
+}

@@ -1,0 +1,353 @@
+//! The real thing: three Pacemaker nodes in network namespaces, each with its own
+//! ganesha.nfsd on its own private system bus, laid out as glusterfs' ganesha-ha.sh did:
+//! clones of ganesha_nfsd, ganesha_mon and ganesha_grace (notify=true), one IPaddr2 VIP per
+//! node (10.77.0.10N/24 on the nodes' private segment) located where ganesha-active is 1 and
+//! ordered after the grace clone.
+//!
+//! Kill ganesha.nfsd on node2: the ganesha of node1 and node3 must report grace, entered
+//! before node2's VIP started on a survivor; restart it: the VIP fails back.
+//! Timestamps: Pacemaker's alerts (attrd and the controllers, microseconds) for attribute
+//! changes and the VIP's start; a watcher polling get_grace on the survivors' buses for grace
+//! (its first sighting is never earlier than the truth, so "seen before the VIP" is proof).
+//! The timeline it measures is printed as one `GANESHA-FAILOVER-TIMELINE` line for
+//! bench/ganesha.sh.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::ganesha::{NodeGanesha, NODE_BUS_ENV};
+use common::pacemaker::{resource_has_role, Cluster, ClusterOptions};
+use common::TempDir;
+
+const WAIT: Duration = Duration::from_secs(90);
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn vip(i: usize) -> String {
+    format!("10.77.0.10{}", i + 1)
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Every node's alert agent appends `<epoch.usec> <kind> <node> <name|rsc> v=<value|task> rc=<rc>`.
+fn alert_recorder(tmp: &TempDir) -> (PathBuf, String) {
+    let log = tmp.join("alerts.log");
+    std::fs::write(&log, "").unwrap();
+    set_mode(&log, 0o666);
+    let script = tmp.join("record-alert.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$CRM_alert_timestamp $CRM_alert_kind $CRM_alert_node \
+             $CRM_alert_attribute_name$CRM_alert_rsc v=$CRM_alert_attribute_value$CRM_alert_task \
+             rc=$CRM_alert_rc\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    set_mode(&script, 0o755);
+    let xml = format!(
+        r#"<alerts><alert id="recorder" path="{}">
+             <select><select_nodes/><select_resources/><select_attributes/></select>
+             <meta_attributes id="recorder-meta">
+               <nvpair id="recorder-ts" name="timestamp-format" value="%s.%06N"/>
+             </meta_attributes></alert></alerts>"#,
+        script.display()
+    );
+    (log, xml)
+}
+
+struct Event {
+    t: f64,
+    kind: String,
+    node: String,
+    name: String,
+    value: String,
+    rc: String,
+}
+
+fn events(log: &Path) -> Vec<Event> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut ev: Vec<Event> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            if f.len() < 6 {
+                return None;
+            }
+            Some(Event {
+                t: f[0].parse().ok()?,
+                kind: f[1].to_string(),
+                node: f[2].to_string(),
+                name: f[3].to_string(),
+                value: f[4].strip_prefix("v=")?.to_string(),
+                rc: f[5].strip_prefix("rc=")?.to_string(),
+            })
+        })
+        .collect();
+    ev.sort_by(|a, b| a.t.total_cmp(&b.t));
+    ev
+}
+
+fn wait_event(log: &Path, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+    common::poll(WAIT, Duration::from_millis(50), || {
+        events(log).into_iter().find(|e| pred(e))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no alert for {what}:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        )
+    })
+}
+
+/// The node where resource `id` is Started, per crm_mon.
+fn started_on(c: &Cluster, id: &str) -> Option<String> {
+    let xml = c.crm_mon_xml().ok()?;
+    (1..=3)
+        .map(|i| format!("node{i}"))
+        .find(|n| resource_has_role(&xml, id, n, "Started").unwrap_or(false))
+}
+
+fn wait_started_on(c: &Cluster, id: &str, pred: impl Fn(&str) -> bool) -> String {
+    common::poll(WAIT, Duration::from_millis(200), || {
+        started_on(c, id).filter(|n| pred(n))
+    })
+    .unwrap_or_else(|| panic!("{id} not started where expected\n{}", c.diagnostics()))
+}
+
+#[test]
+fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
+    common::require_file(
+        "/usr/lib/ocf/resource.d/heartbeat/IPaddr2",
+        "resource-agents",
+    );
+    let tmp = TempDir::new("ganesha-cluster");
+    let provider = common::ocfbox_provider_dir(tmp.path());
+    let c = Cluster::start(ClusterOptions {
+        nodes: 3,
+        env: vec![(NODE_BUS_ENV.0.into(), NODE_BUS_ENV.1.into())],
+        ocf_provider_dirs: vec![("ocfbox".into(), provider)],
+        ..Default::default()
+    });
+    // Shared storage for ganesha_nfsd: nfs-ganesha/<node>/nfs per node (a host directory
+    // every node sees); the NFS state directory itself is in each node's private /run,
+    // so the host's /var/lib/nfs is never touched.
+    let shared = tmp.join("shared");
+    let mut ganeshas = Vec::new();
+    for (i, node) in c.nodes().iter().enumerate() {
+        std::fs::create_dir_all(shared.join(format!("nfs-ganesha/{}/nfs", node.name()))).unwrap();
+        node.exec_ok(&["mkdir", "-p", "/run/var-lib-nfs/statd"])
+            .unwrap();
+        let g = NodeGanesha::start(node, 20);
+        // Reclaim records of the other nodes' clients under their VIPs: a take-over grace
+        // then lasts Grace_Period instead of ending at once.
+        for j in 0..3 {
+            if j != i {
+                g.seed_reclaim(&vip(j), &format!("10.77.0.{}", 200 + j));
+            }
+        }
+        ganeshas.push(g);
+    }
+    let (alerts, alert_xml) = alert_recorder(&tmp);
+    c.cibadmin_create("configuration", &alert_xml)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let vips: Vec<String> = (0..3)
+        .map(|i| format!("node{}={}", i + 1, vip(i)))
+        .collect();
+    let mut conf = format!(
+        "primitive nfs_setup ocf:ocfbox:ganesha_nfsd params ha_vol_mnt={} \
+           nfs_dir=/run/var-lib-nfs op monitor interval=30s\n\
+         clone nfs_setup-clone nfs_setup\n\
+         primitive nfs-mon ocf:ocfbox:ganesha_mon params grace_delay=3 \
+           op monitor interval=2s timeout=10s\n\
+         clone nfs-mon-clone nfs-mon\n\
+         primitive nfs-grace ocf:ocfbox:ganesha_grace params node_vips=\"{}\" \
+           op monitor interval=2s timeout=10s op notify timeout=10s\n\
+         clone nfs-grace-clone nfs-grace meta notify=true\n\
+         location nfs-grace-where nfs-grace-clone rule -inf: grace-active ne 1\n",
+        shared.display(),
+        vips.join(" ")
+    );
+    for i in 0..3 {
+        let n = i + 1;
+        let (next, other) = ((i + 1) % 3 + 1, (i + 2) % 3 + 1);
+        conf.push_str(&format!(
+            "primitive node{n}-cluster_ip-1 ocf:heartbeat:IPaddr2 params ip={} \
+               cidr_netmask=24 nic=eth0 op monitor interval=5s\n\
+             location node{n}-ip-needs-ganesha node{n}-cluster_ip-1 \
+               rule -inf: ganesha-active ne 1\n\
+             location node{n}-ip-home node{n}-cluster_ip-1 3000: node{n}\n\
+             location node{n}-ip-next node{n}-cluster_ip-1 2000: node{next}\n\
+             location node{n}-ip-other node{n}-cluster_ip-1 1000: node{other}\n\
+             order nfs-grace-then-node{n}-ip nfs-grace-clone node{n}-cluster_ip-1\n",
+            vip(i)
+        ));
+    }
+    c.crm_configure(&conf).unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..3 {
+        let n = format!("node{}", i + 1);
+        for id in ["nfs_setup", "nfs-mon", "nfs-grace"] {
+            c.wait_for_resource(id, &n, "Started", WAIT)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        c.wait_for_resource(&format!("{n}-cluster_ip-1"), &n, "Started", WAIT)
+            .unwrap_or_else(|e| panic!("{e}"));
+        // ganesha_nfsd really linked the node's state directory
+        let link = c
+            .node(i)
+            .exec_ok(&["readlink", "/run/var-lib-nfs"])
+            .unwrap();
+        assert_eq!(
+            link.trim(),
+            shared
+                .join(format!("nfs-ganesha/{n}/nfs"))
+                .to_str()
+                .unwrap()
+        );
+    }
+    // The start-up graces (and the pre-start ones of the bring-up) are over.
+    for g in &ganeshas {
+        common::poll(WAIT, Duration::from_millis(100), || {
+            (g.in_grace() == Some(false)).then_some(())
+        })
+        .expect("a ganesha stayed in grace since start-up");
+    }
+
+    // The watcher: first sighting of grace on the survivors.
+    let stop = AtomicBool::new(false);
+    let seen: Mutex<[Option<f64>; 3]> = Mutex::new([None; 3]);
+    let (t_kill, vip_event) = thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                for i in [0, 2] {
+                    if seen.lock().unwrap()[i].is_none() && ganeshas[i].in_grace() == Some(true) {
+                        seen.lock().unwrap()[i] = Some(now());
+                    }
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let t_kill = now();
+        ganeshas[1].kill(c.node(1));
+        let vip_event = wait_event(&alerts, "node2's VIP starting on a survivor", |e| {
+            e.t > t_kill
+                && e.kind == "resource"
+                && e.name == "node2-cluster_ip-1"
+                && e.value == "start"
+                && e.rc == "0"
+                && e.node != "node2"
+        });
+        stop.store(true, Ordering::Relaxed);
+        (t_kill, vip_event)
+    });
+    let seen = *seen.lock().unwrap();
+    let ev = events(&alerts);
+    let attr_gone = |name: &str| {
+        ev.iter()
+            .find(|e| {
+                e.t > t_kill
+                    && e.kind == "attribute"
+                    && e.name == name
+                    && e.node == "node2"
+                    && e.value.is_empty()
+            })
+            .map(|e| e.t)
+    };
+    let grace_gone = attr_gone("grace-active").expect("no alert for grace-active on node2");
+    let ganesha_gone = attr_gone("ganesha-active").expect("no alert for ganesha-active on node2");
+    let survivor = vip_event.node.clone();
+    let (g1, g3) = (
+        seen[0].expect("node1's ganesha never reported grace"),
+        seen[2].expect("node3's ganesha never reported grace"),
+    );
+    let timeline = format!(
+        "GANESHA-FAILOVER-TIMELINE kill=0 grace_active_deleted={:.0}ms \
+         grace_seen_node1={:.0}ms grace_seen_node3={:.0}ms ganesha_active_deleted={:.0}ms \
+         vip_started_on_{survivor}={:.0}ms",
+        (grace_gone - t_kill) * 1000.0,
+        (g1 - t_kill) * 1000.0,
+        (g3 - t_kill) * 1000.0,
+        (ganesha_gone - t_kill) * 1000.0,
+        (vip_event.t - t_kill) * 1000.0,
+    );
+    eprintln!("{timeline}");
+    if let Ok(path) = std::env::var("GANESHA_TIMELINE_FILE") {
+        let _ = std::fs::write(path, format!("{timeline}\n"));
+    }
+    assert!(grace_gone < ganesha_gone, "{timeline}");
+    assert!(
+        g1 < vip_event.t && g3 < vip_event.t,
+        "grace after the VIP: {timeline}"
+    );
+    // ganesha itself says whose records it took over
+    for i in [0, 2] {
+        let log = ganeshas[i].log();
+        assert!(
+            log.contains("recovery event 5 nodeid -1 ip 10.77.0.102"),
+            "node{} did not take over 10.77.0.102:\n{log}",
+            i + 1
+        );
+        assert_eq!(
+            ganeshas[i].in_grace(),
+            Some(true),
+            "node{} not in grace",
+            i + 1
+        );
+    }
+    // In the log of the survivor that got the VIP: grace first, then the address.
+    let s_idx: usize = survivor
+        .trim_start_matches("node")
+        .parse::<usize>()
+        .unwrap()
+        - 1;
+    let plog = std::fs::read_to_string(c.log_path(s_idx)).unwrap_or_default();
+    let grace_line = plog
+        .find("entered grace for failed node node2 (grace \"5:10.77.0.102\"")
+        .unwrap_or_else(|| panic!("no grace line in {survivor}'s log:\n{plog}"));
+    let vip_line = plog[grace_line..]
+        .find("node2-cluster_ip-1")
+        .map(|p| p + grace_line);
+    assert!(
+        vip_line.is_some(),
+        "VIP start not after the grace line in {survivor}'s log"
+    );
+    let addrs = c
+        .node(s_idx)
+        .exec_ok(&["ip", "-o", "addr", "show", "eth0"])
+        .unwrap();
+    assert!(addrs.contains("10.77.0.102/24"), "{survivor}: {addrs}");
+
+    // ganesha.nfsd back on node2: the VIP fails back home.
+    ganeshas[1].restart(c.node(1));
+    wait_started_on(&c, "node2-cluster_ip-1", |n| n == "node2");
+    let addrs = c
+        .node(1)
+        .exec_ok(&["ip", "-o", "addr", "show", "eth0"])
+        .unwrap();
+    assert!(addrs.contains("10.77.0.102/24"), "node2: {addrs}");
+    let addrs = c
+        .node(s_idx)
+        .exec_ok(&["ip", "-o", "addr", "show", "eth0"])
+        .unwrap();
+    assert!(
+        !addrs.contains("10.77.0.102/"),
+        "{survivor} kept the VIP: {addrs}"
+    );
+    c.wait_for_resource("nfs-grace", "node2", "Started", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -1,0 +1,456 @@
+//! ganesha_mon and ganesha_grace in a REAL single-node Pacemaker cluster next to a REAL
+//! ganesha.nfsd (both inside the node's namespaces). The order of the attribute changes is
+//! read from Pacemaker's own attribute alerts (microsecond timestamps taken by attrd), not
+//! from polling.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use common::ganesha::{NodeGanesha, NODE_BUS_ENV, PIDFILE};
+use common::pacemaker::{Cluster, ClusterOptions, Node};
+use common::TempDir;
+
+const WAIT: Duration = Duration::from_secs(60);
+const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
+
+fn cluster(tmp: &TempDir) -> Cluster {
+    let provider = common::ocfbox_provider_dir(tmp.path());
+    Cluster::start(ClusterOptions {
+        env: vec![(NODE_BUS_ENV.0.into(), NODE_BUS_ENV.1.into())],
+        ocf_provider_dirs: vec![("ocfbox".into(), provider)],
+        ..Default::default()
+    })
+}
+
+/// An alert agent that appends `<epoch.usec> <kind> <node> <name|rsc> v=<value|task> rc=<rc>`
+/// for every attribute and resource event to `<tmp>/alerts.log`.
+fn install_alert_recorder(c: &Cluster, tmp: &TempDir) -> PathBuf {
+    let log = tmp.join("alerts.log");
+    std::fs::write(&log, "").unwrap();
+    // alert agents run as hacluster
+    set_mode(&log, 0o666);
+    let script = tmp.join("record-alert.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$CRM_alert_timestamp $CRM_alert_kind $CRM_alert_node \
+             $CRM_alert_attribute_name$CRM_alert_rsc v=$CRM_alert_attribute_value$CRM_alert_task \
+             rc=$CRM_alert_rc\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    set_mode(&script, 0o755);
+    c.cibadmin_create(
+        "configuration",
+        &format!(
+            r#"<alerts><alert id="recorder" path="{}">
+                 <select><select_nodes/><select_resources/><select_attributes/></select>
+                 <meta_attributes id="recorder-meta">
+                 <nvpair id="recorder-ts" name="timestamp-format" value="%s.%06N"/>
+               </meta_attributes></alert></alerts>"#,
+            script.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    log
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Attribute events from the recorder: (timestamp, name, value; "" = deleted).
+fn attribute_events(log: &Path) -> Vec<(f64, String, String)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut ev: Vec<(f64, String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            if f.len() < 5 || f[1] != "attribute" {
+                return None;
+            }
+            let value = f[4].strip_prefix("v=")?;
+            Some((f[0].parse().ok()?, f[3].to_string(), value.to_string()))
+        })
+        .collect();
+    ev.sort_by(|a, b| a.0.total_cmp(&b.0));
+    ev
+}
+
+/// Timestamp of the first event after `after` that set `name` to `value`.
+fn first_event(ev: &[(f64, String, String)], after: f64, name: &str, value: &str) -> Option<f64> {
+    ev.iter()
+        .find(|(t, n, v)| *t > after && n == name && v == value)
+        .map(|e| e.0)
+}
+
+/// attrd's value; a deleted attribute (attrd keeps it with an empty value) is None.
+fn attr(c: &Cluster, name: &str) -> Option<String> {
+    c.attrd_query(0, name).filter(|v| !v.is_empty())
+}
+
+fn wait_attr(c: &Cluster, name: &str, want: Option<&str>) {
+    common::poll(WAIT, Duration::from_millis(100), || {
+        (attr(c, name).as_deref() == want).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{name} never became {want:?}; now {:?}\n{}",
+            attr(c, name),
+            c.diagnostics()
+        )
+    });
+}
+
+fn wait_events(log: &Path, after: f64, name: &str, value: &str) -> f64 {
+    common::poll(WAIT, Duration::from_millis(50), || {
+        first_event(&attribute_events(log), after, name, value)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no alert for {name}={value:?} after {after}:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        )
+    })
+}
+
+#[test]
+fn dead_ganesha_removes_grace_active_then_ganesha_active_and_comes_back_in_reverse() {
+    let tmp = TempDir::new("ganesha-pcmk");
+    let c = cluster(&tmp);
+    let node = c.node(0);
+    let g = NodeGanesha::start(node, 10);
+    let alerts = install_alert_recorder(&c, &tmp);
+    // grace_delay 3 s against a 4 s monitor timeout: a monitor cannot hold the wait, so the
+    // deletion of ganesha-active is left to the next one (it must never overrun).
+    c.crm_configure(
+        "primitive nfs-mon ocf:ocfbox:ganesha_mon params grace_delay=3 \
+           op monitor interval=2s timeout=4s\n\
+         clone nfs-mon-clone nfs-mon\n\
+         primitive nfs-grace ocf:ocfbox:ganesha_grace op monitor interval=2s timeout=10s\n\
+         clone nfs-grace-clone nfs-grace meta notify=true\n\
+         location nfs-grace-where nfs-grace-clone rule -inf: grace-active ne 1",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.wait_for_resource("nfs-mon", "node1", "Started", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.wait_for_resource("nfs-grace", "node1", "Started", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_attr(&c, "ganesha-active", Some("1"));
+    wait_attr(&c, "grace-active", Some("1"));
+    let up_grace = wait_events(&alerts, 0.0, "grace-active", "1");
+    let up_ganesha = wait_events(&alerts, 0.0, "ganesha-active", "1");
+    assert!(up_grace < up_ganesha, "grace-active must be set first");
+
+    // ganesha.nfsd crashes
+    g.kill(node);
+    let t_grace = wait_events(&alerts, up_ganesha, "grace-active", "");
+    let t_ganesha = wait_events(&alerts, up_ganesha, "ganesha-active", "");
+    assert!(
+        t_grace < t_ganesha,
+        "grace-active must go before ganesha-active: {t_grace} vs {t_ganesha}"
+    );
+    // the grace instance stopped here (the location rule on grace-active)
+    c.wait_for_resource("nfs-grace", "node1", "Stopped", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let log = std::fs::read_to_string(node.log_path()).unwrap_or_default();
+    assert!(
+        log.contains("the next monitor removes it"),
+        "the wait was not left to the next monitor:\n{log}"
+    );
+    assert!(!log.contains("Timed Out"), "a monitor overran:\n{log}");
+    // the clone itself never failed: node health lives in the attributes
+    let mon = c.crm_mon_xml().unwrap();
+    assert!(!mon.contains("op_key=\"nfs-mon"), "{mon}");
+
+    // ganesha.nfsd is back: grace-active first, then ganesha-active; grace starts again
+    g.restart(node);
+    let back_grace = wait_events(&alerts, t_ganesha, "grace-active", "1");
+    let back_ganesha = wait_events(&alerts, t_ganesha, "ganesha-active", "1");
+    assert!(back_grace < back_ganesha);
+    c.wait_for_resource("nfs-grace", "node1", "Started", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // a controlled stop retreats in the same order
+    node.exec_ok(&[
+        "crm_resource",
+        "--resource",
+        "nfs-mon-clone",
+        "--meta",
+        "--set-parameter",
+        "target-role",
+        "--parameter-value",
+        "Stopped",
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s_grace = wait_events(&alerts, back_ganesha, "grace-active", "");
+    let s_ganesha = wait_events(&alerts, back_ganesha, "ganesha-active", "");
+    assert!(s_grace < s_ganesha, "stop: {s_grace} vs {s_ganesha}");
+    c.wait_for_resource("nfs-mon", "node1", "Stopped", WAIT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    // and a probe on the stopped node tells the truth
+    let probe = run_agent(
+        node,
+        "ganesha_mon",
+        "monitor",
+        &[("OCF_RESOURCE_INSTANCE", "nfs-mon")],
+    );
+    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs an agent by hand inside the node, with the environment pacemaker-execd gives.
+fn run_agent(node: &Node, agent: &str, action: &str, vars: &[(&str, &str)]) -> Output {
+    let mut cmd = node.command(format!("{AGENTS}/{agent}"));
+    cmd.arg(action)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("OCF_ROOT", "/usr/lib/ocf")
+        .env("OCF_RA_VERSION_MAJOR", "1")
+        .env("OCF_RA_VERSION_MINOR", "1")
+        .env("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
+        .env("HA_LOGFACILITY", "none")
+        .env("HA_LOGFILE", node.dir().join("agents.log"))
+        .env(NODE_BUS_ENV.0, NODE_BUS_ENV.1)
+        .env("OCF_RESKEY_CRM_meta_on_node", node.name())
+        .env("OCF_RESKEY_CRM_meta_timeout", "20000");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .output()
+        .expect("run agent")
+}
+
+/// ganesha_mon by hand with its own attribute names, a pid file we control, no delay.
+fn mon(node: &Node, action: &str, pid_file: Option<&str>, extra: &[(&str, &str)]) -> Output {
+    let mut vars = vec![
+        ("OCF_RESOURCE_INSTANCE", "edge-mon"),
+        ("OCF_RESKEY_ganesha_active", "edge-ganesha"),
+        ("OCF_RESKEY_grace_active", "edge-grace"),
+        ("OCF_RESKEY_grace_delay", "0"),
+        ("OCF_RESKEY_CRM_meta_interval", "10000"),
+    ];
+    if let Some(p) = pid_file {
+        vars.push(("OCF_RESKEY_pid_file", p));
+    }
+    vars.extend_from_slice(extra);
+    let out = run_agent(node, "ganesha_mon", action, &vars);
+    assert_eq!(out.status.code(), Some(0), "mon {action}: {}", text(&out));
+    out
+}
+
+fn write_in_node(node: &Node, path: &str, content: &str) {
+    node.exec_ok(&["sh", "-c", "printf %s \"$1\" > \"$0\"", path, content])
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn mon_pid_file_edge_cases_check_levels_probes_and_grace_start() {
+    let tmp = TempDir::new("ganesha-pcmk");
+    let c = cluster(&tmp);
+    let node = c.node(0);
+    let _g = NodeGanesha::start(node, 10);
+    let real_pid = node.exec_ok(&["cat", PIDFILE]).unwrap().trim().to_string();
+    let pf = "/run/edge.pid";
+
+    // never started: a probe says 7, for both agents
+    let probe = run_agent(
+        node,
+        "ganesha_mon",
+        "monitor",
+        &[("OCF_RESOURCE_INSTANCE", "edge-mon")],
+    );
+    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+    let probe = run_agent(
+        node,
+        "ganesha_grace",
+        "monitor",
+        &[("OCF_RESOURCE_INSTANCE", "edge-grace")],
+    );
+    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+
+    write_in_node(node, pf, &format!("{real_pid}\n"));
+    mon(node, "start", Some(pf), &[]);
+    wait_attr(&c, "edge-ganesha", Some("1"));
+    wait_attr(&c, "edge-grace", Some("1"));
+
+    // An exited process's pid: stale.
+    let dead_pid = node
+        .exec_ok(&["sh", "-c", "echo $$"])
+        .unwrap()
+        .trim()
+        .to_string();
+    let cases: Vec<(&str, Option<String>)> = vec![
+        ("missing", None),
+        ("empty", Some(String::new())),
+        ("garbage", Some("[ too many arguments\n".into())),
+        ("stale", Some(format!("{dead_pid}\n"))),
+        // PID 1 of the node is bash (the namespace's init), not ganesha.nfsd
+        ("another program", Some("1\n".into())),
+    ];
+    for (what, content) in cases {
+        match &content {
+            None => {
+                node.exec_ok(&["rm", "-f", pf]).unwrap();
+            }
+            Some(c) => write_in_node(node, pf, c),
+        }
+        let out = mon(node, "monitor", Some(pf), &[]);
+        wait_attr(&c, "edge-grace", None);
+        wait_attr(&c, "edge-ganesha", None);
+        let agents_log = std::fs::read_to_string(node.dir().join("agents.log")).unwrap();
+        assert!(
+            agents_log.contains("ganesha.nfsd is not running"),
+            "{what}: {}\n{agents_log}",
+            text(&out)
+        );
+        // back to the real pid: attributes return
+        write_in_node(node, pf, &format!("{real_pid}\n"));
+        mon(node, "monitor", Some(pf), &[]);
+        wait_attr(&c, "edge-grace", Some("1"));
+        wait_attr(&c, "edge-ganesha", Some("1"));
+    }
+
+    // Default discovery across versions: an old-layout file with garbage does not hide
+    // the current /run/ganesha/ganesha.pid.
+    write_in_node(node, "/run/ganesha.pid", "garbage");
+    mon(node, "monitor", None, &[]);
+    assert_eq!(attr(&c, "edge-ganesha").as_deref(), Some("1"));
+
+    // Check level 10: the admin interface must answer too. A bus without ganesha on it
+    // (an empty private bus) makes it dead although the process runs.
+    mon(node, "monitor", None, &[("OCF_CHECK_LEVEL", "10")]);
+    assert_eq!(attr(&c, "edge-ganesha").as_deref(), Some("1"));
+    mon(
+        node,
+        "monitor",
+        None,
+        &[
+            ("OCF_CHECK_LEVEL", "10"),
+            ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/no-such-bus"),
+        ],
+    );
+    wait_attr(&c, "edge-ganesha", None);
+    mon(node, "monitor", None, &[("OCF_CHECK_LEVEL", "10")]);
+    wait_attr(&c, "edge-ganesha", Some("1"));
+
+    // stop removes both, and the resource is stopped for monitor
+    mon(node, "stop", None, &[]);
+    wait_attr(&c, "edge-grace", None);
+    wait_attr(&c, "edge-ganesha", None);
+    let probe = run_agent(
+        node,
+        "ganesha_mon",
+        "monitor",
+        &[("OCF_RESOURCE_INSTANCE", "edge-mon")],
+    );
+    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+
+    // ganesha_grace start waits for grace-active (attrd is asynchronous), no fixed sleep.
+    let grace_vars = [
+        ("OCF_RESOURCE_INSTANCE", "edge-grace"),
+        ("OCF_RESKEY_grace_active", "edge-grace"),
+    ];
+    let (tx, rx) = mpsc::channel();
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _ = tx.send(run_agent(node, "ganesha_grace", "start", &grace_vars));
+        });
+        // the start is waiting: it has not answered before the attribute exists
+        assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+        c.attrd_update(0, "edge-grace", "1").unwrap();
+        let out = rx.recv_timeout(WAIT).expect("start never returned");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    });
+    let mut mvars = grace_vars.to_vec();
+    mvars.push(("OCF_RESKEY_CRM_meta_interval", "5000"));
+    assert_eq!(
+        run_agent(node, "ganesha_grace", "monitor", &mvars)
+            .status
+            .code(),
+        Some(0)
+    );
+    node.exec_ok(&["attrd_updater", "-n", "edge-grace", "-D"])
+        .unwrap();
+    wait_attr(&c, "edge-grace", None);
+    let out = run_agent(node, "ganesha_grace", "monitor", &mvars);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert!(
+        text(&out).contains("edge-grace is not 1 on node1"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        run_agent(node, "ganesha_grace", "stop", &grace_vars)
+            .status
+            .code(),
+        Some(0)
+    );
+    // a start whose attribute never comes fails within its budget, with the reason
+    let mut short = grace_vars.to_vec();
+    short.push(("OCF_RESKEY_CRM_meta_timeout", "3000"));
+    let out = run_agent(node, "ganesha_grace", "start", &short);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("ocf-exit-reason:edge-grace is not 1"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn mon_and_grace_pass_ocf_tester() {
+    let tmp = TempDir::new("ganesha-pcmk");
+    let c = cluster(&tmp);
+    let node = c.node(0);
+    let _g = NodeGanesha::start(node, 10);
+    // grace's start needs its attribute; notify talks to the node's ganesha
+    c.attrd_update(0, "tester-grace", "1").unwrap();
+    wait_attr(&c, "tester-grace", Some("1"));
+    for (agent, opts) in [
+        (
+            "ganesha_mon",
+            vec![
+                "ganesha_active=tester-ganesha",
+                "grace_active=tester-mon-grace",
+                "grace_delay=0",
+            ],
+        ),
+        ("ganesha_grace", vec!["grace_active=tester-grace"]),
+    ] {
+        let mut argv = vec!["ocf-tester".to_string(), "-n".into(), format!("t-{agent}")];
+        for o in opts {
+            argv.push("-o".into());
+            argv.push(o.into());
+        }
+        argv.push(format!("{AGENTS}/{agent}"));
+        let out = node
+            .command(&argv[0])
+            .args(&argv[1..])
+            .env(NODE_BUS_ENV.0, NODE_BUS_ENV.1)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("ocf-tester");
+        assert!(out.status.success(), "{agent}: {}", text(&out));
+        assert!(
+            text(&out).contains("passed all tests"),
+            "{agent}: {}",
+            text(&out)
+        );
+    }
+}
