@@ -3,7 +3,8 @@
 use clap::Command;
 
 use crate::agents;
-use crate::ocf::{agent::run_action, metadata, OcfCode};
+use crate::ocf::agent::{run_action, write_stderr, write_stdout};
+use crate::ocf::{metadata, OcfCode};
 
 fn command() -> Command {
     Command::new("ocfbox")
@@ -37,10 +38,17 @@ pub fn main(args: &[String]) -> i32 {
     };
     match matches.subcommand() {
         Some(("list", _)) => {
+            let mut listing = String::new();
             for agent in agents::all() {
                 let xml = agent.metadata();
-                println!("{:<24} {}", agent.name(), metadata::shortdesc(&xml));
+                listing.push_str(&format!(
+                    "{:<24} {}\n",
+                    agent.name(),
+                    metadata::shortdesc(&xml)
+                ));
             }
+            // A reader that stops early (`| head`) is not an error worth a panic.
+            write_stdout(&listing);
             OcfCode::Success.as_i32()
         }
         Some(("selftest-panic", _)) => panic!("selftest-panic was asked for"),
@@ -61,14 +69,14 @@ pub fn main(args: &[String]) -> i32 {
 /// Called by a name that is no agent: OCF_ERR_INSTALLED, naming the ones that exist.
 pub fn unknown_agent(name: &str) -> i32 {
     let known: Vec<String> = agents::all().iter().map(|a| a.name().to_string()).collect();
-    eprintln!(
-        "ocfbox: unknown agent '{}'; known agents: {}",
+    write_stderr(&format!(
+        "ocfbox: unknown agent '{}'; known agents: {}\n",
         crate::ocf::params::printable(name),
         known.join(", ")
-    );
-    eprintln!(
-        "ocf-exit-reason:ocfbox has no agent named '{}'",
+    ));
+    write_stderr(&format!(
+        "ocf-exit-reason:ocfbox has no agent named '{}'\n",
         crate::ocf::params::printable(name)
-    );
+    ));
     OcfCode::ErrInstalled.as_i32()
 }

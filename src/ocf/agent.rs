@@ -58,32 +58,50 @@ pub fn usage(agent: &dyn Agent) -> String {
     format!("usage: {} {{{actions}}}\n", agent.name())
 }
 
+/// Write to stdout without panicking on a closed pipe (`ocfbox list | head`): report
+/// whether it all went out.
+pub fn write_stdout(text: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_ok()
+}
+
+/// Write to stderr, ignoring failure: there is nowhere left to report it.
+pub fn write_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+fn printed(ok: bool) -> i32 {
+    if ok {
+        OcfCode::Success.as_i32()
+    } else {
+        OcfCode::ErrGeneric.as_i32()
+    }
+}
+
 /// Run `action` of `agent` in this process's environment and return the exit code.
 pub fn run_action(agent: &dyn Agent, action: Option<&str>) -> i32 {
     let Some(action) = action else {
-        eprint!("{}", usage(agent));
+        write_stderr(&usage(agent));
         return OcfCode::ErrUnimplemented.as_i32();
     };
     match action {
         // Pure: no parameters, no privileges, no writes, nothing but XML on stdout.
-        "meta-data" => {
-            print!("{}", agent.metadata());
-            return OcfCode::Success.as_i32();
-        }
-        "usage" | "help" | "--help" | "-h" => {
-            print!("{}", usage(agent));
-            return OcfCode::Success.as_i32();
-        }
+        "meta-data" => return printed(write_stdout(&agent.metadata())),
+        "usage" | "help" | "--help" | "-h" => return printed(write_stdout(&usage(agent))),
         _ => {}
     }
     let xml = agent.metadata();
     if !metadata::advertised_actions(&xml).contains(&action) {
-        eprint!("{}", usage(agent));
-        eprintln!(
-            "{}: action '{}' is not implemented",
+        write_stderr(&format!(
+            "{}{}: action '{}' is not implemented\n",
+            usage(agent),
             agent.name(),
             super::params::printable(action)
-        );
+        ));
         return OcfCode::ErrUnimplemented.as_i32();
     }
 
