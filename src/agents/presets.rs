@@ -21,6 +21,8 @@ pub enum PresetCheck {
     },
     Tcp(&'static str),
     Command(&'static str),
+    /// ganesha.nfsd's admin interface answers get_grace on the D-Bus system bus.
+    GaneshaAdmin,
 }
 
 #[derive(Debug)]
@@ -135,6 +137,13 @@ pub static PRESETS: &[Preset] = &[
         // Answers only if libvirtd serves its QEMU driver, not merely when it exists.
         check: PresetCheck::Command("virsh --connect qemu:///system uri"),
     },
+    Preset {
+        name: "nfs-ganesha",
+        title: "the NFS-Ganesha server (ganesha.nfsd)",
+        units: &["nfs-ganesha.service"],
+        // Alive is not enough: a failover needs its admin interface to put it into grace.
+        check: PresetCheck::GaneshaAdmin,
+    },
 ];
 
 #[cfg(test)]
@@ -159,7 +168,7 @@ mod tests {
                 assert_eq!(parsed.as_str(), *u, "candidates carry their type suffix");
             }
             match p.check {
-                PresetCheck::UnitOnly => {}
+                PresetCheck::UnitOnly | PresetCheck::GaneshaAdmin => {}
                 PresetCheck::Http { url, status, body } => {
                     HttpCheck::new(url, status, Some(body), None, false).unwrap();
                 }

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use super::presets::{Preset, PresetCheck};
-use crate::health::{self, CommandCheck, HealthCheck, HttpCheck, TcpCheck};
+use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
 use crate::ocf::params::printable;
 use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::systemd::dropin::{self, DropIn};
@@ -172,6 +172,7 @@ impl Config {
                 PresetCheck::Command(c) => checks.push(HealthCheck::Command(
                     CommandCheck::parse(c).map_err(cfg_err)?,
                 )),
+                PresetCheck::GaneshaAdmin => checks.push(HealthCheck::Ganesha(GaneshaCheck)),
             }
         }
         if insecure && checks.iter().any(|c| matches!(c, HealthCheck::Http(_))) {
@@ -546,6 +547,9 @@ fn describe_preset_check(check: &PresetCheck) -> String {
         }
         PresetCheck::Tcp(t) => format!("a TCP connect to {t}"),
         PresetCheck::Command(c) => format!("the command `{c}`"),
+        PresetCheck::GaneshaAdmin => {
+            "org.ganesha.nfsd.admin.get_grace answering on the D-Bus system bus".into()
+        }
     }
 }
 

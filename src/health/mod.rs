@@ -7,12 +7,14 @@
 //! more variant.
 
 pub mod command;
+pub mod ganesha;
 pub mod http;
 pub mod tcp;
 
 use std::time::Duration;
 
 pub use command::CommandCheck;
+pub use ganesha::GaneshaCheck;
 pub use http::HttpCheck;
 pub use tcp::TcpCheck;
 
@@ -22,6 +24,8 @@ pub enum HealthCheck {
     Http(HttpCheck),
     Tcp(TcpCheck),
     Command(CommandCheck),
+    /// ganesha.nfsd's admin interface on D-Bus (the nfs-ganesha preset).
+    Ganesha(GaneshaCheck),
 }
 
 /// A check did not pass; the message says what it saw.
@@ -41,6 +45,7 @@ impl HealthCheck {
             HealthCheck::Http(c) => c.run(timeout),
             HealthCheck::Tcp(c) => c.run(timeout),
             HealthCheck::Command(c) => c.run(timeout),
+            HealthCheck::Ganesha(c) => c.run(timeout),
         }
     }
 
@@ -50,6 +55,7 @@ impl HealthCheck {
             HealthCheck::Http(c) => c.describe(),
             HealthCheck::Tcp(c) => c.describe(),
             HealthCheck::Command(c) => c.describe(),
+            HealthCheck::Ganesha(c) => c.describe(),
         }
     }
 
@@ -60,6 +66,7 @@ impl HealthCheck {
             HealthCheck::Http(c) => c.check_local_prerequisites(),
             HealthCheck::Tcp(_) => Ok(()),
             HealthCheck::Command(c) => c.check_local_prerequisites(),
+            HealthCheck::Ganesha(_) => Ok(()),
         }
     }
 }
