@@ -9,6 +9,7 @@
 #   ganesha.sh ganesha DIR         (re)start ganesha.nfsd in the background, wait until its
 #                                  admin interface answers on the bus
 #   ganesha.sh kill-ganesha DIR    SIGKILL ganesha.nfsd (a crash), by the PID in its pid file
+#   ganesha.sh config DIR          only write DIR/ganesha.conf (for a ganesha run by systemd)
 #
 # `bus` and `ganesha` also run inside a Pacemaker node's namespaces (one ganesha per node):
 # what they start belongs to that PID namespace and dies with it.
@@ -162,6 +163,7 @@ init)
   done
   ;;
 bus) start_bus ;;
+config) write_config ;;
 ganesha) start_ganesha ;;
 kill-ganesha)
   pid=$(cat "$PIDFILE")
