@@ -147,7 +147,7 @@ fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCod
     let mut values = BTreeMap::new();
     values.insert(STARTED.to_string(), boottime_ms().to_string());
     state.write(&values)?;
-    observe(ctx, cfg, state)?;
+    observe_or_log(ctx, cfg, state);
     Ok(OcfCode::Success)
 }
 
@@ -158,8 +158,17 @@ fn monitor(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfC
             state.path().display()
         )));
     }
-    observe(ctx, cfg, state)?;
+    observe_or_log(ctx, cfg, state);
     Ok(OcfCode::Success)
+}
+
+/// attrd or the node name unreachable for a moment must not fail this observer: a failed
+/// monitor makes Pacemaker restart it, and its stop would retreat a healthy node's VIP; a
+/// failed start would keep it off the node. The next monitor tries again.
+fn observe_or_log(ctx: &Context<'_>, cfg: &Config, state: &StateFile) {
+    if let Err(e) = observe(ctx, cfg, state) {
+        log::error!("could not bring the node attributes in line: {e}; the next monitor retries");
+    }
 }
 
 /// One look at ganesha, and the attributes brought in line with it.
@@ -295,9 +304,23 @@ fn retreat(
     set_pending(state, None)
 }
 
+/// A stop that fails escalates to fencing: a passing attrd hiccup is retried (the retreat
+/// is idempotent, it queries first) as long as the budget allows.
 fn stop(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
-    let node = pacemaker::local_node_name(ctx)?;
-    retreat(ctx, cfg, state, &node, Finish::Now)?;
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let attempt = pacemaker::local_node_name(ctx)
+            .and_then(|node| retreat(ctx, cfg, state, &node, Finish::Now));
+        match attempt {
+            Ok(()) => break,
+            Err(e) if ctx.deadline.remaining() > pause + CALL_RESERVE * 2 => {
+                log::warn!("stop: {e}; retrying in {} ms", pause.as_millis());
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     state.remove()?;
     Ok(OcfCode::Success)
 }
