@@ -145,14 +145,17 @@ fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCod
     let node = pacemaker::local_node_name(ctx)?;
     let mut pause = FIRST_PAUSE;
     loop {
-        if grace_is_active(ctx, cfg, &node)? {
-            break;
-        }
-        if ctx.deadline.remaining() <= pause + Duration::from_millis(500) {
-            return Err(OcfError::generic(format!(
+        // attrd unreachable for a moment is one more reason to wait, not to fail at once.
+        let why = match grace_is_active(ctx, cfg, &node) {
+            Ok(true) => break,
+            Ok(false) => format!(
                 "{} is not 1 on {node}: ganesha_mon has not seen a live ganesha.nfsd here",
                 cfg.grace_active
-            )));
+            ),
+            Err(e) => e.to_string(),
+        };
+        if ctx.deadline.remaining() <= pause + Duration::from_millis(500) {
+            return Err(OcfError::generic(why));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(MAX_PAUSE);
