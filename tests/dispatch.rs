@@ -1,32 +1,18 @@
 //! The multi-call shape: argv[0] picks the agent, `ocfbox AGENT ACTION` does the same,
 //! and every way of calling it wrongly ends with the OCF code Pacemaker expects.
 
+mod common;
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ocfbox");
+use common::{agent_names, ocfbox_bin, TempDir};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("ocfbox-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-    fn link(&self, name: &str) -> PathBuf {
-        let path = self.0.join(name);
-        symlink(BIN, &path).expect("symlink to ocfbox");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+fn link(dir: &TempDir, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    symlink(ocfbox_bin(), &path).expect("symlink to ocfbox");
+    path
 }
 
 fn run(program: &Path, args: &[&str]) -> Output {
@@ -37,20 +23,10 @@ fn run(program: &Path, args: &[&str]) -> Output {
         .expect("run ocfbox")
 }
 
-fn agents() -> Vec<String> {
-    let out = run(Path::new(BIN), &["list"]);
-    assert_eq!(out.status.code(), Some(0));
-    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
-    assert!(!names.is_empty(), "ocfbox list shows no agents");
-    names
-}
-
 #[test]
 fn list_shows_every_agent_with_a_description() {
-    let out = run(Path::new(BIN), &["list"]);
+    let out = run(&ocfbox_bin(), &["list"]);
+    assert_eq!(out.status.code(), Some(0));
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let mut parts = line.splitn(2, char::is_whitespace);
         let name = parts.next().unwrap_or("");
@@ -65,16 +41,15 @@ fn list_shows_every_agent_with_a_description() {
 #[test]
 fn symlink_name_picks_the_agent_and_matches_the_umbrella_form() {
     let dir = TempDir::new("dispatch");
-    for agent in agents() {
-        let link = dir.link(&agent);
-        let via_link = run(&link, &["meta-data"]);
+    for agent in agent_names() {
+        let via_link = run(&link(&dir, &agent), &["meta-data"]);
         assert_eq!(via_link.status.code(), Some(0), "{agent} meta-data");
         let xml = String::from_utf8_lossy(&via_link.stdout);
         assert!(
             xml.contains(&format!("<resource-agent name=\"{agent}\"")),
             "{agent}: meta-data names another agent"
         );
-        let via_umbrella = run(Path::new(BIN), &[&agent, "meta-data"]);
+        let via_umbrella = run(&ocfbox_bin(), &[&agent, "meta-data"]);
         assert_eq!(via_umbrella.status.code(), Some(0));
         assert_eq!(via_link.stdout, via_umbrella.stdout, "{agent}");
     }
@@ -83,20 +58,20 @@ fn symlink_name_picks_the_agent_and_matches_the_umbrella_form() {
 #[test]
 fn missing_or_unknown_action_is_unimplemented_with_usage_on_stderr() {
     let dir = TempDir::new("actions");
-    for agent in agents() {
-        let link = dir.link(&agent);
+    for agent in agent_names() {
+        let agent_link = link(&dir, &agent);
         for args in [
             &[][..],
             &["frobnicate"][..],
             &["promote-all-the-things"][..],
         ] {
-            let out = run(&link, args);
+            let out = run(&agent_link, args);
             assert_eq!(out.status.code(), Some(3), "{agent} {args:?}");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(stderr.contains("usage:"), "{agent} {args:?}: {stderr}");
             assert!(out.stdout.is_empty(), "{agent} {args:?} wrote to stdout");
         }
-        let usage = run(&link, &["usage"]);
+        let usage = run(&agent_link, &["usage"]);
         assert_eq!(usage.status.code(), Some(0));
         assert!(String::from_utf8_lossy(&usage.stdout).contains("meta-data"));
     }
@@ -105,30 +80,29 @@ fn missing_or_unknown_action_is_unimplemented_with_usage_on_stderr() {
 #[test]
 fn unknown_agent_name_is_not_installed_and_names_the_known_ones() {
     let dir = TempDir::new("unknown");
-    let link = dir.link("NoSuchAgent");
-    let out = run(&link, &["monitor"]);
+    let out = run(&link(&dir, "NoSuchAgent"), &["monitor"]);
     assert_eq!(out.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("NoSuchAgent"), "{stderr}");
-    for agent in agents() {
+    for agent in agent_names() {
         assert!(
             stderr.contains(&agent),
             "known agent {agent} not named: {stderr}"
         );
     }
-    let umbrella = run(Path::new(BIN), &["NoSuchAgent", "start"]);
+    let umbrella = run(&ocfbox_bin(), &["NoSuchAgent", "start"]);
     assert_eq!(umbrella.status.code(), Some(5));
 }
 
 #[test]
 fn help_and_version() {
-    let help = run(Path::new(BIN), &["--help"]);
+    let help = run(&ocfbox_bin(), &["--help"]);
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("list"));
-    let version = run(Path::new(BIN), &["--version"]);
+    let version = run(&ocfbox_bin(), &["--version"]);
     assert_eq!(version.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
-    let nothing = run(Path::new(BIN), &[]);
+    let nothing = run(&ocfbox_bin(), &[]);
     assert_eq!(
         nothing.status.code(),
         Some(2),
@@ -138,7 +112,7 @@ fn help_and_version() {
 
 #[test]
 fn a_panic_leaves_as_generic_error_with_an_exit_reason() {
-    let out = run(Path::new(BIN), &["selftest-panic"]);
+    let out = run(&ocfbox_bin(), &["selftest-panic"]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -155,7 +129,7 @@ fn a_panic_leaves_as_generic_error_with_an_exit_reason() {
 
 #[test]
 fn exit_reason_prefix_is_taken_from_the_environment() {
-    let out = Command::new(BIN)
+    let out = Command::new(ocfbox_bin())
         .arg("selftest-panic")
         .env("OCF_EXIT_REASON_PREFIX", "why:")
         .output()

@@ -1,18 +1,12 @@
 //! `make install` stages the binary once and one symlink per agent, honouring DESTDIR,
 //! PREFIX and PROVIDER; `make uninstall` takes all of it back.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ocfbox");
-
-fn agents() -> Vec<String> {
-    let out = Command::new(BIN).arg("list").output().expect("ocfbox list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect()
-}
+use common::{agent_names, ocfbox_bin, TempDir};
 
 fn make(target: &str, destdir: &Path, extra: &[&str]) {
     let out = Command::new("make")
@@ -20,7 +14,7 @@ fn make(target: &str, destdir: &Path, extra: &[&str]) {
         .arg(env!("CARGO_MANIFEST_DIR"))
         .arg(target)
         .arg(format!("DESTDIR={}", destdir.display()))
-        .arg(format!("BIN={BIN}"))
+        .arg(format!("BIN={}", ocfbox_bin().display()))
         .args(extra)
         .output()
         .expect("make is installed");
@@ -47,15 +41,10 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn staging(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ocfbox-install-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 #[test]
 fn install_links_every_agent_and_uninstall_removes_everything() {
-    let destdir = staging("default");
+    let tmp = TempDir::new("install");
+    let destdir = tmp.join("stage");
     make("install", &destdir, &[]);
     let binary = destdir.join("usr/libexec/ocfbox/ocfbox");
     assert!(
@@ -64,8 +53,7 @@ fn install_links_every_agent_and_uninstall_removes_everything() {
         binary.display()
     );
     let provider = destdir.join("usr/lib/ocf/resource.d/ocfbox");
-    let names = agents();
-    assert!(!names.is_empty());
+    let names = agent_names();
     for agent in &names {
         let link = provider.join(agent);
         let target = std::fs::read_link(&link)
@@ -85,17 +73,16 @@ fn install_links_every_agent_and_uninstall_removes_everything() {
 
     make("uninstall", &destdir, &[]);
     let left = files_under(&destdir);
-    let _ = std::fs::remove_dir_all(&destdir);
     assert!(left.is_empty(), "uninstall left {left:?}");
 }
 
 #[test]
 fn prefix_and_provider_are_honoured() {
-    let destdir = staging("custom");
+    let tmp = TempDir::new("install-custom");
+    let destdir = tmp.join("stage");
     make("install", &destdir, &["PREFIX=/opt/ocf", "PROVIDER=acme"]);
-    let first = agents().into_iter().next().expect("at least one agent");
+    let first = agent_names().remove(0);
     let link = destdir.join("opt/ocf/lib/ocf/resource.d/acme").join(&first);
     let target = std::fs::read_link(&link).expect("agent link under the custom provider");
-    let _ = std::fs::remove_dir_all(&destdir);
     assert_eq!(target, Path::new("/opt/ocf/libexec/ocfbox/ocfbox"));
 }

@@ -4,85 +4,37 @@
 //! against both schemas Debian's resource-agents ships (the DTD ocf-tester uses, and
 //! metadata.rng).
 
+mod common;
+
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ocfbox");
+use common::{agent_names, ocfbox_bin, require_cmd, require_file, require_root, TempDir};
+
 const DTD: &str = "/usr/share/resource-agents/ra-api-1.dtd";
 const RNG: &str = "/usr/share/resource-agents/metadata.rng";
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir(tag: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("ocfbox-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    // nobody must be able to reach the links.
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    TempDir(dir)
-}
-
-fn require(path_or_cmd: &str, package: &str) {
-    let found = Path::new(path_or_cmd).exists()
-        || Command::new("sh")
-            .args(["-c", &format!("command -v {path_or_cmd}")])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-    assert!(
-        found,
-        "{path_or_cmd} is missing: install {package} (make test does this when run as root)"
-    );
-}
-
-fn agents() -> Vec<String> {
-    let out = Command::new(BIN).arg("list").output().expect("ocfbox list");
-    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
-    assert!(!names.is_empty(), "ocfbox list shows no agents");
-    names
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 #[test]
 fn meta_data_as_nobody_with_empty_environment_is_valid_xml_for_both_schemas() {
-    assert!(
-        is_root(),
-        "this test runs meta-data as user nobody and needs root: run make test as root"
-    );
-    require(DTD, "resource-agents");
-    require(RNG, "resource-agents");
-    require("xmllint", "libxml2-utils");
-    require("setpriv", "util-linux");
+    // meta-data runs as user nobody, which only root can arrange.
+    require_root();
+    require_file(DTD, "resource-agents");
+    require_file(RNG, "resource-agents");
+    require_cmd("xmllint", "libxml2-utils");
+    require_cmd("setpriv", "util-linux");
 
-    let dir = temp_dir("metadata");
+    let dir = TempDir::new("metadata");
     // The binary itself must be reachable by nobody: copy it next to the links.
-    let bin = dir.0.join("ocfbox");
-    std::fs::copy(BIN, &bin).expect("copy binary");
+    let bin = dir.join("ocfbox");
+    std::fs::copy(ocfbox_bin(), &bin).expect("copy binary");
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let empty_cwd = dir.0.join("cwd");
+    let empty_cwd = dir.join("cwd");
     std::fs::create_dir(&empty_cwd).expect("mkdir cwd");
     std::fs::set_permissions(&empty_cwd, std::fs::Permissions::from_mode(0o777)).expect("chmod");
 
     let mut failures = Vec::new();
-    for agent in agents() {
-        let link = dir.0.join(&agent);
+    for agent in agent_names() {
+        let link = dir.join(&agent);
         symlink(&bin, &link).expect("symlink");
         let out = Command::new("setpriv")
             .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
@@ -115,7 +67,7 @@ fn meta_data_as_nobody_with_empty_environment_is_valid_xml_for_both_schemas() {
         if !xml.contains("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">") {
             failures.push(format!("{agent}: no ra-api-1.dtd DOCTYPE"));
         }
-        let file = dir.0.join(format!("{agent}.xml"));
+        let file = dir.join(format!("{agent}.xml"));
         std::fs::write(&file, &xml).expect("write xml");
         for schema in [["--dtdvalid", DTD], ["--relaxng", RNG]] {
             let check = Command::new("xmllint")

@@ -196,9 +196,9 @@ pub fn provider_dir(dir: &Path, links: &[(&str, &Path)]) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// The provider directory for ocfbox: `<tmp>/ocfbox/<agent> -> ocfbox` for every agent
-/// that `ocfbox list` prints (first whitespace-separated field of each line).
-pub fn ocfbox_provider_dir(tmp: &Path) -> PathBuf {
+/// The agents `ocfbox list` prints (first whitespace-separated field of each line); never
+/// empty, so a test iterating over them cannot pass vacuously.
+pub fn agent_names() -> Vec<String> {
     let bin = ocfbox_bin();
     let out = Command::new(&bin)
         .arg("list")
@@ -210,13 +210,20 @@ pub fn ocfbox_provider_dir(tmp: &Path) -> PathBuf {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let agents: Vec<&str> = stdout
+    let agents: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect();
     assert!(!agents.is_empty(), "`ocfbox list` printed no agents");
-    let links: Vec<(&str, &Path)> = agents.iter().map(|a| (*a, bin.as_path())).collect();
+    agents
+}
+
+/// The provider directory for ocfbox: `<tmp>/ocfbox/<agent> -> ocfbox` for every agent
+/// that `ocfbox list` prints.
+pub fn ocfbox_provider_dir(tmp: &Path) -> PathBuf {
+    let bin = ocfbox_bin();
+    let agents = agent_names();
+    let links: Vec<(&str, &Path)> = agents.iter().map(|a| (a.as_str(), bin.as_path())).collect();
     provider_dir(&tmp.join("ocfbox"), &links)
 }
 
