@@ -18,7 +18,7 @@ use crate::ocf::params::printable;
 use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
-use crate::systemd::{JobKind, Systemd, SystemdError, UnitName, UnitStatus};
+use crate::systemd::{Explain, JobKind, Systemd, SystemdError, UnitName, UnitStatus};
 
 const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
 
@@ -84,6 +84,11 @@ fn run(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<OcfCode> {
     // Parameters first: hostile input is refused before anything is touched.
     let cfg = Config::read(ctx, preset)?;
     let sd = Systemd::from_env(ctx.env)?;
+    // A monitor is usually one question to systemd; the other actions ask several.
+    let sd = match ctx.action {
+        "monitor" | "status" => sd,
+        _ => sd.keep_connection(),
+    };
     match ctx.action {
         "start" => start(ctx, &sd, &cfg),
         "stop" => stop(ctx, &sd, &cfg),
@@ -269,7 +274,7 @@ fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
 }
 
 fn stop(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
-    let status = match sd.inspect(&cfg.units, ctx.deadline.budget(SYSTEMD_CALL)) {
+    let status = match sd.inspect(&cfg.units, Explain::No, ctx.deadline.budget(SYSTEMD_CALL)) {
         Ok(status) => status,
         // systemd does not know the unit: nothing of it can be running.
         Err(e) if outcome::means_unit_missing(&e) => {
@@ -320,7 +325,8 @@ fn stop(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
 
 fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
     let health = cfg.health_checked(ctx);
-    let mut status = match sd.inspect(&cfg.units, ctx.deadline.budget(SYSTEMD_CALL)) {
+    let explain = Explain::IfNotRunning;
+    let mut status = match sd.inspect(&cfg.units, explain, ctx.deadline.budget(SYSTEMD_CALL)) {
         Ok(status) => status,
         // A probe on a node without a reachable systemd: not running here (OCF: never 1).
         Err(e @ SystemdError::Bus(crate::dbus::DbusError::Connect { .. })) if ctx.is_probe() => {
@@ -407,7 +413,7 @@ fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode>
 
 fn inspect(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
     let status = sd
-        .inspect(&cfg.units, ctx.deadline.budget(SYSTEMD_CALL))
+        .inspect(&cfg.units, Explain::No, ctx.deadline.budget(SYSTEMD_CALL))
         .map_err(|e| outcome::error(e, &ctx.deadline))?;
     if cfg.units.len() > 1 && status.exists() {
         log::debug!(
@@ -499,6 +505,7 @@ fn wait_until_healthy(
         let status = sd
             .inspect(
                 std::slice::from_ref(unit),
+                Explain::IfNotRunning,
                 ctx.deadline.budget(SYSTEMD_CALL),
             )
             .map_err(|e| outcome::error(e, &ctx.deadline))?;

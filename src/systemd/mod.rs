@@ -12,14 +12,16 @@ pub mod names;
 pub mod outcome;
 pub mod proxies;
 
-use std::future::poll_fn;
+use std::cell::RefCell;
+use std::future::{poll_fn, Future};
 use std::path::PathBuf;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use zbus::proxy::CacheProperties;
-use zbus::{Connection, OwnedObjectPath};
+use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath};
 
 use crate::dbus::{self, Bus, DbusError};
 use crate::ocf::{OcfEnv, OcfError, OcfResult};
@@ -150,11 +152,35 @@ pub struct JobReport {
     pub after: UnitStatus,
 }
 
-/// The sync facade: every method is one bounded `block_on` on a fresh connection.
+/// How much to find out about a unit that is not running (each costs round trips, so
+/// only the paths that report a failure ask).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Explain {
+    /// Load errors only (they decide what a start may do).
+    No,
+    /// Also the service's Result and exit status.
+    IfNotRunning,
+    /// Also whether a start condition failed: only meaningful right after a start job.
+    AfterStart,
+}
+
+/// A connection to the manager. With [`Systemd::keep_connection`] it serves every operation
+/// of the invocation (each still one `block_on`; between them zruntime's helper thread
+/// keeps it alive); else each operation opens and closes its own, inside its `block_on`,
+/// so a one-call action (a monitor) never starts that thread.
 #[derive(Debug, Clone)]
+struct Session {
+    conn: Connection,
+    mgr: ManagerProxy<'static>,
+}
+
+/// The sync facade: every method is one bounded `block_on`.
+#[derive(Debug)]
 pub struct Systemd {
     kind: ManagerKind,
     runtime_unit_dir: PathBuf,
+    session: RefCell<Option<Session>>,
+    keep: bool,
 }
 
 impl Systemd {
@@ -184,7 +210,34 @@ impl Systemd {
         Ok(Systemd {
             kind,
             runtime_unit_dir,
+            session: RefCell::new(None),
+            keep: false,
         })
+    }
+
+    /// Use one connection for all operations (worth it for actions that make several).
+    pub fn keep_connection(mut self) -> Self {
+        self.keep = true;
+        self
+    }
+
+    /// One operation: a bounded `block_on` that leaves no connection behind unless asked to.
+    fn call<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        op: impl Future<Output = Result<T, SystemdError>>,
+    ) -> Result<T, SystemdError> {
+        // zbus's futures make this one ~26 KiB: on the heap it is written once, where on
+        // the stack it would be moved (copied) into fresh pages several times.
+        let op = Box::pin(op);
+        dbus::block_on(limit, what, async {
+            let result = op.await;
+            if !self.keep {
+                self.forget_session();
+            }
+            result
+        })?
     }
 
     pub fn kind(&self) -> ManagerKind {
@@ -203,25 +256,48 @@ impl Systemd {
         }
     }
 
+    /// The open connection, or a new one. (Runs inside a `block_on`.)
+    async fn session(&self, method_timeout: Duration) -> Result<Session, SystemdError> {
+        if let Some(s) = self.session.borrow().as_ref() {
+            return Ok(s.clone());
+        }
+        let conn = dbus::connect(self.bus(), method_timeout).await?;
+        let mgr = ManagerProxy::new(&conn)
+            .await
+            .map_err(|source| SystemdError::Call {
+                call: "Manager proxy",
+                unit: "the manager".into(),
+                source,
+            })?;
+        let s = Session { conn, mgr };
+        *self.session.borrow_mut() = Some(s.clone());
+        Ok(s)
+    }
+
+    /// After a transient failure the connection may be dead: the next call makes a new one.
+    fn forget_session(&self) {
+        self.session.borrow_mut().take();
+    }
+
     /// The status of the first of `candidates` that exists (LoadUnit, not GetUnit, which
     /// fails for units not loaded yet), else of the first candidate. A disconnect or NoReply
     /// (systemd re-executing) is retried on a new connection while `limit` lasts.
     pub fn inspect(
         &self,
         candidates: &[UnitName],
+        explain: Explain,
         limit: Duration,
     ) -> Result<UnitStatus, SystemdError> {
         let until = Instant::now() + limit;
-        let bus = self.bus();
         let what = "reading the unit's state from systemd";
-        dbus::block_on(limit, what, async move {
+        self.call(limit, what, async move {
             let mut pause = Duration::from_millis(50);
             loop {
                 let attempt = async {
-                    let (conn, mgr) = open(bus, remaining(until)).await?;
+                    let s = self.session(remaining(until)).await?;
                     let mut first = None;
                     for unit in candidates {
-                        let status = read_status(&conn, &mgr, unit).await?;
+                        let status = read_status(&s, unit, explain).await?;
                         if status.exists() {
                             return Ok(status);
                         }
@@ -232,26 +308,26 @@ impl Systemd {
                 match attempt.await {
                     Err(e) if e.is_transient() && remaining(until) > pause => {
                         log::info!("systemd did not answer ({e}); trying again");
+                        self.forget_session();
                         dbus::sleep(pause).await;
                         pause = (pause * 2).min(Duration::from_millis(500));
                     }
                     other => return other,
                 }
             }
-        })?
+        })
     }
 
     /// daemon-reload, so changed drop-ins take effect. Returns when systemd finished it.
     pub fn daemon_reload(&self, limit: Duration) -> Result<(), SystemdError> {
-        let bus = self.bus();
-        dbus::block_on(limit, "systemd daemon-reload", async move {
-            let (_conn, mgr) = open(bus, limit).await?;
-            mgr.reload().await.map_err(|source| SystemdError::Call {
+        self.call(limit, "systemd daemon-reload", async move {
+            let s = self.session(limit).await?;
+            s.mgr.reload().await.map_err(|source| SystemdError::Call {
                 call: "Reload",
                 unit: "the manager".into(),
                 source,
             })
-        })?
+        })
     }
 
     /// Queue a start/stop/reload job (mode `replace`) and wait for its own JobRemoved signal,
@@ -268,21 +344,27 @@ impl Systemd {
         // Keep a little time after the wait to read the unit for the reason.
         let read_reserve = (limit / 10).min(Duration::from_millis(500));
         let wait_until = started + limit.saturating_sub(read_reserve);
-        let bus = self.bus();
         let what = format!("systemd {} job of {unit}", kind.name());
-        dbus::block_on(limit, &what, async move {
-            let (conn, mgr) = open(bus, limit).await?;
-            let mut removed = mgr
-                .receive_job_removed()
-                .await
-                .map_err(call_err("AddMatch(JobRemoved)", unit))?;
-            mgr.subscribe().await.map_err(call_err("Subscribe", unit))?;
-            let queue = match kind {
-                JobKind::Start => mgr.start_unit(unit.as_str(), "replace").await,
-                JobKind::Stop => mgr.stop_unit(unit.as_str(), "replace").await,
-                JobKind::Reload => mgr.reload_unit(unit.as_str(), "replace").await,
+        let explain = match kind {
+            JobKind::Start => Explain::AfterStart,
+            JobKind::Reload => Explain::IfNotRunning,
+            JobKind::Stop => Explain::No,
+        };
+        self.call(limit, &what, async move {
+            let s = self.session(limit).await?;
+            let mut removed = job_removed_stream(&s, unit).await?;
+            // Subscribe and the job request go out together: systemd handles one
+            // connection's calls in order, so the subscription is in place first.
+            let queue = async {
+                match kind {
+                    JobKind::Start => s.mgr.start_unit(unit.as_str(), "replace").await,
+                    JobKind::Stop => s.mgr.stop_unit(unit.as_str(), "replace").await,
+                    JobKind::Reload => s.mgr.reload_unit(unit.as_str(), "replace").await,
+                }
             };
-            let job = queue.map_err(call_err(
+            let (subscribed, queued) = join2(s.mgr.subscribe(), queue).await;
+            subscribed.map_err(call_err("Subscribe", unit))?;
+            let job = queued.map_err(call_err(
                 match kind {
                     JobKind::Start => "StartUnit",
                     JobKind::Stop => "StopUnit",
@@ -291,22 +373,22 @@ impl Systemd {
                 unit,
             ))?;
             log::debug!("{} job {} queued for {unit}", kind.name(), job.as_str());
-            let end = wait_for_job(&mut removed, &job, wait_until).await;
-            let (conn, mgr, end) = match end {
-                Some(end) => (conn, mgr, end),
+            let end = match wait_for_job(&mut removed, &job, wait_until).await {
+                Some(end) => end,
                 // The stream ended: the connection broke. The job outlives us; find out on a
                 // new connection whether it is still there.
                 None => {
-                    let (conn, mgr) = open(bus, remaining(wait_until)).await?;
-                    let end = match unit_job(&conn, &mgr, unit).await? {
+                    self.forget_session();
+                    let s = self.session(remaining(wait_until)).await?;
+                    match unit_job(&s, unit).await? {
                         Some(path) if path == job => {
-                            let mut removed = mgr
-                                .receive_job_removed()
+                            let mut removed = job_removed_stream(&s, unit).await?;
+                            s.mgr
+                                .subscribe()
                                 .await
-                                .map_err(call_err("AddMatch(JobRemoved)", unit))?;
-                            mgr.subscribe().await.map_err(call_err("Subscribe", unit))?;
+                                .map_err(call_err("Subscribe", unit))?;
                             // Checked again now that the match is in, so no signal is lost.
-                            match unit_job(&conn, &mgr, unit).await? {
+                            match unit_job(&s, unit).await? {
                                 Some(p) if p == job => wait_for_job(&mut removed, &job, wait_until)
                                     .await
                                     .unwrap_or(JobEnd::Vanished),
@@ -314,18 +396,18 @@ impl Systemd {
                             }
                         }
                         _ => JobEnd::Vanished,
-                    };
-                    (conn, mgr, end)
+                    }
                 }
             };
-            let after = read_status_after(&conn, &mgr, unit, Some(kind)).await?;
+            let s = self.session(limit).await?;
+            let after = read_status(&s, unit, explain).await?;
             Ok(JobReport { kind, end, after })
-        })?
+        })
     }
 
-    /// Wait while the unit is activating/deactivating (or reloading with a job queued),
-    /// woken by its PropertiesChanged signals and re-reading at least every second, until
-    /// it settles or `limit` passes; returns the last status read.
+    /// Wait while the unit is activating/deactivating, woken by its PropertiesChanged
+    /// signals and re-reading at least every second, until it settles or `limit` passes;
+    /// returns the last status read.
     pub fn wait_settled(
         &self,
         unit: &UnitName,
@@ -333,14 +415,14 @@ impl Systemd {
     ) -> Result<UnitStatus, SystemdError> {
         let until =
             Instant::now() + limit.saturating_sub((limit / 10).min(Duration::from_millis(300)));
-        let bus = self.bus();
-        dbus::block_on(limit, "waiting for the unit to settle", async move {
-            let (conn, mgr) = open(bus, limit).await?;
-            let path = mgr
+        self.call(limit, "waiting for the unit to settle", async move {
+            let s = self.session(limit).await?;
+            let path = s
+                .mgr
                 .load_unit(unit.as_str())
                 .await
                 .map_err(call_err("LoadUnit", unit))?;
-            let props = zbus::fdo::PropertiesProxy::builder(&conn)
+            let props = zbus::fdo::PropertiesProxy::builder(&s.conn)
                 .destination("org.freedesktop.systemd1")
                 .path(path)
                 .build()
@@ -350,9 +432,12 @@ impl Systemd {
                 .receive_properties_changed()
                 .await
                 .map_err(call_err("AddMatch(PropertiesChanged)", unit))?;
-            mgr.subscribe().await.map_err(call_err("Subscribe", unit))?;
+            s.mgr
+                .subscribe()
+                .await
+                .map_err(call_err("Subscribe", unit))?;
             loop {
-                let status = read_status(&conn, &mgr, unit).await?;
+                let status = read_status(&s, unit, Explain::IfNotRunning).await?;
                 if !outcome::is_transitioning(&status) || remaining(until).is_zero() {
                     return Ok(status);
                 }
@@ -361,7 +446,7 @@ impl Systemd {
                 // Either a change signal or the nap ends the wait; both lead to a re-read.
                 let _ = rt.timeout(nap, next(&mut changes)).await;
             }
-        })?
+        })
     }
 }
 
@@ -373,36 +458,76 @@ async fn next<S: Stream + Unpin>(s: &mut S) -> Option<S::Item> {
     poll_fn(|cx| Pin::new(&mut *s).poll_next(cx)).await
 }
 
-async fn open(
-    bus: Bus,
-    method_timeout: Duration,
-) -> Result<(Connection, ManagerProxy<'static>), SystemdError> {
-    let conn = dbus::connect(bus, method_timeout).await?;
-    let mgr = ManagerProxy::new(&conn)
+/// Run two futures on this task at once, so that their D-Bus calls are in flight together
+/// (sent in order: `a` first). One round trip instead of two.
+async fn join2<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    poll_fn(|cx| {
+        if ra.is_none() {
+            if let Poll::Ready(v) = a.as_mut().poll(cx) {
+                ra = Some(v);
+            }
+        }
+        if rb.is_none() {
+            if let Poll::Ready(v) = b.as_mut().poll(cx) {
+                rb = Some(v);
+            }
+        }
+        match (ra.take(), rb.take()) {
+            (Some(x), Some(y)) => Poll::Ready((x, y)),
+            (x, y) => {
+                ra = x;
+                rb = y;
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// The manager's JobRemoved signals, from the moment the bus confirmed the match rule.
+/// One AddMatch on the well-known name (the bus daemon routes by its current owner), where
+/// a generated proxy stream would first also track the name's owner (two more round trips).
+async fn job_removed_stream(s: &Session, unit: &UnitName) -> Result<MessageStream, SystemdError> {
+    let rule = MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .sender("org.freedesktop.systemd1")
+        .path("/org/freedesktop/systemd1")
+        .interface("org.freedesktop.systemd1.Manager")
+        .member("JobRemoved")
+        .build()
+        .map_err(call_err("match rule", unit))?;
+    MessageStream::for_match_rule(rule, &s.conn, None)
         .await
-        .map_err(|source| SystemdError::Call {
-            call: "Manager proxy",
-            unit: "the manager".into(),
-            source,
-        })?;
-    Ok((conn, mgr))
+        .map_err(call_err("AddMatch(JobRemoved)", unit))
 }
 
 /// Wait for the JobRemoved of `job` until `until`. None when the signal stream ended.
-async fn wait_for_job<S>(removed: &mut S, job: &OwnedObjectPath, until: Instant) -> Option<JobEnd>
-where
-    S: Stream<Item = proxies::JobRemoved> + Unpin,
-{
+async fn wait_for_job(
+    removed: &mut MessageStream,
+    job: &OwnedObjectPath,
+    until: Instant,
+) -> Option<JobEnd> {
     let rt = zruntime::SharedRuntime::current().ok()?;
     loop {
         match rt.timeout_at(until, next(removed)).await {
             Err(_) => return Some(JobEnd::StillRunning),
             Ok(None) => return None,
-            Ok(Some(signal)) => match signal.args() {
-                Ok(args) if args.job == *job => return Some(JobEnd::Removed(args.result)),
-                // Another client's job, or a signal we cannot read: not ours.
-                _ => continue,
-            },
+            Ok(Some(Ok(msg))) => {
+                // JobRemoved(u id, o job, s unit, s result)
+                match msg
+                    .body()
+                    .deserialize::<(u32, OwnedObjectPath, String, String)>()
+                {
+                    Ok((_, path, _, result)) if path == *job => {
+                        return Some(JobEnd::Removed(result))
+                    }
+                    // Another client's job, or a signal we cannot read: not ours.
+                    _ => continue,
+                }
+            }
+            Ok(Some(Err(_))) => continue,
         }
     }
 }
@@ -421,68 +546,75 @@ async fn unit_proxy<'c>(
 }
 
 /// The unit's pending job path, if it has one.
-async fn unit_job(
-    conn: &Connection,
-    mgr: &ManagerProxy<'_>,
-    unit: &UnitName,
-) -> Result<Option<OwnedObjectPath>, SystemdError> {
-    let path = mgr
+async fn unit_job(s: &Session, unit: &UnitName) -> Result<Option<OwnedObjectPath>, SystemdError> {
+    let path = s
+        .mgr
         .load_unit(unit.as_str())
         .await
         .map_err(call_err("LoadUnit", unit))?;
-    let proxy = unit_proxy(conn, path, unit).await?;
+    let proxy = unit_proxy(&s.conn, path, unit).await?;
     let (id, job) = proxy.job().await.map_err(call_err("Get(Job)", unit))?;
     Ok((id != 0).then_some(job))
 }
 
-async fn read_status(
-    conn: &Connection,
-    mgr: &ManagerProxy<'_>,
-    unit: &UnitName,
-) -> Result<UnitStatus, SystemdError> {
-    read_status_after(conn, mgr, unit, None).await
+/// The object path systemd gives a unit: `/org/freedesktop/systemd1/unit/` plus the name
+/// with every byte that is not an ASCII letter (or a digit after the first byte) written
+/// as `_xx` (sd-bus's bus_label_escape).
+fn unit_object_path(unit: &UnitName) -> String {
+    let mut p = String::from("/org/freedesktop/systemd1/unit/");
+    for (i, b) in unit.as_str().bytes().enumerate() {
+        if b.is_ascii_alphabetic() || (i > 0 && b.is_ascii_digit()) {
+            p.push(b as char);
+        } else {
+            p.push_str(&format!("_{b:02x}"));
+        }
+    }
+    p
 }
 
-/// The unit's state; `after_job` names the job that just ended (a start job's outcome can
-/// be explained by its start conditions, which are only meaningful right after it).
-async fn read_status_after(
-    conn: &Connection,
-    mgr: &ManagerProxy<'_>,
+/// LoadUnit and the state properties in one round trip: the Gets go to the path systemd
+/// will answer LoadUnit with, right behind it (systemd handles them in order, so the unit
+/// is loaded by then). Should the paths ever differ, the properties are read again.
+async fn read_status(
+    s: &Session,
     unit: &UnitName,
-    after_job: Option<JobKind>,
+    explain: Explain,
 ) -> Result<UnitStatus, SystemdError> {
-    let path = mgr
-        .load_unit(unit.as_str())
-        .await
-        .map_err(call_err("LoadUnit", unit))?;
-    let proxy = unit_proxy(conn, path.clone(), unit).await?;
-    let load_state = proxy
-        .load_state()
-        .await
-        .map_err(call_err("Get(LoadState)", unit))?;
-    let active_state = proxy
-        .active_state()
-        .await
-        .map_err(call_err("Get(ActiveState)", unit))?;
-    let sub_state = proxy
-        .sub_state()
-        .await
-        .map_err(call_err("Get(SubState)", unit))?;
-    let need_daemon_reload = proxy
-        .need_daemon_reload()
-        .await
-        .map_err(call_err("Get(NeedDaemonReload)", unit))?;
+    let guess = OwnedObjectPath::try_from(unit_object_path(unit))
+        .map_err(|e| call_err("object path", unit)(e))?;
+    let proxy = unit_proxy(&s.conn, guess.clone(), unit).await?;
+    let (loaded, ((load_state, active_state), (sub_state, need_reload))) = join2(
+        s.mgr.load_unit(unit.as_str()),
+        join2(
+            join2(proxy.load_state(), proxy.active_state()),
+            join2(proxy.sub_state(), proxy.need_daemon_reload()),
+        ),
+    )
+    .await;
+    let path = loaded.map_err(call_err("LoadUnit", unit))?;
+    let (proxy, load_state, active_state, sub_state, need_reload) = if path == guess {
+        (proxy, load_state, active_state, sub_state, need_reload)
+    } else {
+        let proxy = unit_proxy(&s.conn, path.clone(), unit).await?;
+        let (a, b) = join2(
+            join2(proxy.load_state(), proxy.active_state()),
+            join2(proxy.sub_state(), proxy.need_daemon_reload()),
+        )
+        .await;
+        (proxy, a.0, a.1, b.0, b.1)
+    };
     let mut status = UnitStatus {
         unit: unit.clone(),
-        load_state,
-        active_state,
-        sub_state,
-        need_daemon_reload,
+        load_state: load_state.map_err(call_err("Get(LoadState)", unit))?,
+        active_state: active_state.map_err(call_err("Get(ActiveState)", unit))?,
+        sub_state: sub_state.map_err(call_err("Get(SubState)", unit))?,
+        need_daemon_reload: need_reload.map_err(call_err("Get(NeedDaemonReload)", unit))?,
         detail: None,
     };
-    if !outcome::is_running(&status) {
+    let broken = matches!(status.load_state.as_str(), "bad-setting" | "error");
+    if broken || (explain != Explain::No && !outcome::is_running(&status)) {
         // Best effort: the reason is nicer with it, the verdict does not depend on it.
-        status.detail = why_not_running(conn, &proxy, path, &status, after_job).await;
+        status.detail = why_not_running(&s.conn, &proxy, path, &status, explain).await;
     }
     Ok(status)
 }
@@ -492,9 +624,12 @@ async fn why_not_running(
     unit: &UnitProxy<'_>,
     path: OwnedObjectPath,
     status: &UnitStatus,
-    after_job: Option<JobKind>,
+    explain: Explain,
 ) -> Option<String> {
     if status.load_state != "loaded" {
+        if !status.exists() {
+            return None;
+        }
         let (name, message) = unit.load_error().await.ok()?;
         let text = if message.is_empty() { name } else { message };
         return (!text.is_empty()).then_some(text);
@@ -502,7 +637,7 @@ async fn why_not_running(
     let mut parts = Vec::new();
     // ConditionResult is also false for a unit never started: only a start that just
     // ended makes it the reason.
-    if after_job == Some(JobKind::Start) && unit.condition_result().await == Ok(false) {
+    if explain == Explain::AfterStart && unit.condition_result().await == Ok(false) {
         parts.push("a start condition (Condition*=) was not met".to_string());
     }
     if status.unit.is_service() {
@@ -525,4 +660,39 @@ async fn why_not_running(
         }
     }
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_object_paths_are_escaped_like_sd_bus() {
+        let p = |u: &str| unit_object_path(&UnitName::parse(u).unwrap());
+        assert_eq!(p("web"), "/org/freedesktop/systemd1/unit/web_2eservice");
+        assert_eq!(
+            p("getty@tty1.service"),
+            "/org/freedesktop/systemd1/unit/getty_40tty1_2eservice"
+        );
+        assert_eq!(
+            p("1st-unit.socket"),
+            "/org/freedesktop/systemd1/unit/_31st_2dunit_2esocket"
+        );
+        assert_eq!(
+            p("a_b\\x2d.service"),
+            "/org/freedesktop/systemd1/unit/a_5fb_5cx2d_2eservice"
+        );
+    }
+
+    #[test]
+    fn join2_runs_both_and_keeps_their_outputs() {
+        let r = dbus::block_on(Duration::from_secs(1), "join", async {
+            join2(async { 1 }, async {
+                dbus::sleep(Duration::from_millis(5)).await;
+                "b"
+            })
+            .await
+        });
+        assert_eq!(r.ok(), Some((1, "b")));
+    }
 }

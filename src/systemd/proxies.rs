@@ -19,15 +19,8 @@ pub trait Manager {
     fn subscribe(&self) -> zbus::Result<()>;
     /// daemon-reload: re-reads unit files and drop-ins; returns when done.
     fn reload(&self) -> zbus::Result<()>;
-
-    #[zbus(signal)]
-    fn job_removed(
-        &self,
-        id: u32,
-        job: OwnedObjectPath,
-        unit: String,
-        result: String,
-    ) -> zbus::Result<()>;
+    // JobRemoved(u id, o job, s unit, s result) is read from a plain match-rule stream
+    // (see `job_removed_stream`).
 }
 
 #[proxy(
