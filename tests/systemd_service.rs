@@ -1,0 +1,800 @@
+//! SystemdService and its presets against a REAL systemd (`systemd --user`, systemd 252, in
+//! the harness's sandbox) and a real single-node Pacemaker.
+//!
+//! Every agent run goes through `run_like_execd`: like pacemaker-execd it SIGKILLs the
+//! agent's process group when CRM_meta_timeout passes, so an agent that overran its budget
+//! fails the test with "killed", not with a timing assertion.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::pacemaker::{Cluster, ClusterOptions};
+use common::systemd::SystemdSandbox;
+use common::TempDir;
+
+const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One agent invocation's result.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// The last `ocf-exit-reason:` line (the one Pacemaker keeps).
+    fn reason(&self) -> String {
+        self.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("ocf-exit-reason:"))
+            .next_back()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    #[track_caller]
+    fn expect(&self, code: i32, what: &str) -> &Self {
+        assert_eq!(
+            self.code,
+            code,
+            "{what}: expected rc {code}, got {}\nreason: {}\nstderr:\n{}",
+            self.code,
+            self.reason(),
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    fn reason_has(&self, text: &str) -> &Self {
+        assert!(
+            self.reason().contains(text),
+            "exit reason lacks {text:?}: {:?}\nstderr:\n{}",
+            self.reason(),
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Run `cmd` the way pacemaker-execd does: own process group, SIGKILL to the group when
+/// `timeout` passes. Panics when that happens (the agent did not return in time).
+fn run_like_execd(mut cmd: Command, timeout: Duration, what: &str) -> Run {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let pgid = child.id() as i32;
+    let reader = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = pipe.read_to_string(&mut s);
+            s
+        })
+    };
+    let out = reader(Box::new(child.stdout.take().expect("stdout")));
+    let err = reader(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = child.wait();
+            panic!(
+                "{what} was still running at its CRM_meta_timeout ({timeout:?}): pacemaker-execd \
+                 would have SIGKILLed it\nstderr:\n{}",
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
+}
+
+/// A systemd sandbox and a provider directory with every ocfbox agent linked to a copy of
+/// the binary (readable by nobody, for ocf-tester's meta-data check).
+struct Rig {
+    sd: SystemdSandbox,
+    dir: TempDir,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let sd = SystemdSandbox::start();
+        let dir = TempDir::new("sdsvc");
+        let bin = dir.join("ocfbox");
+        fs::copy(common::ocfbox_bin(), &bin).expect("copy ocfbox");
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let agents = dir.join("agents");
+        fs::create_dir(&agents).expect("mkdir agents");
+        fs::set_permissions(&agents, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let list = Command::new(&bin)
+            .arg("list")
+            .output()
+            .expect("ocfbox list");
+        for line in String::from_utf8_lossy(&list.stdout).lines() {
+            if let Some(name) = line.split_whitespace().next() {
+                symlink(&bin, agents.join(name)).expect("symlink agent");
+            }
+        }
+        Rig { sd, dir }
+    }
+
+    fn agent(&self, name: &str) -> PathBuf {
+        self.dir.join("agents").join(name)
+    }
+
+    /// The agent's environment: the sandbox's manager, OCF basics, then `vars`. A key in
+    /// lower case is an instance parameter (OCF_RESKEY_<key>), `CRM_meta_*` a meta
+    /// attribute, anything else a variable as named.
+    fn env(&self, vars: &[(&str, &str)]) -> (Vec<(String, String)>, Duration) {
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), PATH.into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("OCF_ROOT".into(), "/usr/lib/ocf".into()),
+            ("OCF_RA_VERSION_MAJOR".into(), "1".into()),
+            ("OCF_RA_VERSION_MINOR".into(), "1".into()),
+            ("OCF_RESOURCE_INSTANCE".into(), "test".into()),
+            ("OCF_RESKEY_CRM_meta_timeout".into(), "20000".into()),
+        ];
+        env.extend(self.sd.agent_env());
+        for (k, v) in vars {
+            let key =
+                if k.starts_with(|c: char| c.is_ascii_lowercase()) || k.starts_with("CRM_meta_") {
+                    format!("OCF_RESKEY_{k}")
+                } else {
+                    k.to_string()
+                };
+            env.retain(|(e, _)| *e != key);
+            env.push((key, v.to_string()));
+        }
+        let timeout = env
+            .iter()
+            .find(|(k, _)| k == "OCF_RESKEY_CRM_meta_timeout")
+            .and_then(|(_, v)| v.parse().ok())
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(20));
+        (env, timeout)
+    }
+
+    /// Run `agent action` on the host (the manager is reached over its bus socket).
+    fn run(&self, agent: &str, action: &str, vars: &[(&str, &str)]) -> Run {
+        let (env, timeout) = self.env(vars);
+        let mut cmd = Command::new(self.agent(agent));
+        cmd.arg(action).env_clear().envs(env);
+        run_like_execd(cmd, timeout, &format!("{agent} {action}"))
+    }
+
+    /// Run `agent action` inside the sandbox's network namespace, where the units'
+    /// services listen (health checks).
+    fn run_inside(&self, agent: &str, action: &str, vars: &[(&str, &str)]) -> Run {
+        let (env, timeout) = self.env(vars);
+        let mut cmd = self.sd.command(self.agent(agent));
+        cmd.arg(action).env_clear().envs(env);
+        run_like_execd(cmd, timeout, &format!("{agent} {action} (in the sandbox)"))
+    }
+
+    fn dropin(&self, unit: &str) -> PathBuf {
+        self.sd
+            .unit_dir()
+            .join(format!("{unit}.d"))
+            .join("50-ocfbox.conf")
+    }
+
+    /// Everything under the unit directory, to prove an action wrote nothing.
+    fn unit_dir_listing(&self) -> BTreeSet<PathBuf> {
+        fn walk(p: &Path, out: &mut BTreeSet<PathBuf>) {
+            if let Ok(rd) = fs::read_dir(p) {
+                for e in rd.flatten() {
+                    out.insert(e.path());
+                    walk(&e.path(), out);
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        walk(&self.sd.unit_dir(), &mut out);
+        out
+    }
+
+    /// A small HTTP server of the tests' own, run as a unit: it answers every GET
+    /// according to the mode file (ok: 200 with a version document, 300: Multiple
+    /// Choices with one, 500: an error, hang: never).
+    fn install_http_unit(&self, unit: &str, port: u16) -> PathBuf {
+        let script = self.dir.join("http_server.py");
+        if !script.exists() {
+            fs::write(&script, HTTP_SERVER).expect("write server");
+        }
+        let mode = self.dir.join(format!("{unit}.mode"));
+        fs::write(&mode, "ok").expect("write mode");
+        self.sd.install_unit(
+            unit,
+            &format!(
+                "[Service]\nType=simple\nExecStart=/usr/bin/python3 {} {} {port}\n",
+                script.display(),
+                mode.display()
+            ),
+        );
+        mode
+    }
+}
+
+const HTTP_SERVER: &str = r#"
+import http.server, socketserver, sys, time
+mode_file, port = sys.argv[1], int(sys.argv[2])
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        try:
+            mode = open(mode_file).read().strip()
+        except OSError:
+            mode = "ok"
+        if mode == "hang":
+            time.sleep(3600)
+            return
+        status = {"ok": 200, "300": 300, "500": 500}.get(mode, 200)
+        body = b'{"versions": [{"id": "v2.1"}]}' if status < 500 else b"database unavailable"
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+Server(("127.0.0.1", port), Handler).serve_forever()
+"#;
+
+const SLEEPER: &str = "[Unit]\nDescription=test sleeper\n[Service]\nType=simple\nExecStart=/bin/sleep 600\nExecReload=/bin/true\n";
+
+#[test]
+fn simple_unit_lifecycle_codes_drop_in_and_idempotency() {
+    let rig = Rig::new();
+    rig.sd.install_unit("web.service", SLEEPER);
+    let unit = [("unit", "web")];
+    let recurring = [("unit", "web"), ("CRM_meta_interval", "10000")];
+
+    rig.run("SystemdService", "monitor", &unit)
+        .expect(7, "probe of a stopped unit");
+    rig.run("SystemdService", "monitor", &recurring)
+        .expect(7, "monitor of a stopped unit");
+    rig.run("SystemdService", "validate-all", &unit)
+        .expect(0, "validate-all");
+
+    rig.run("SystemdService", "start", &unit).expect(0, "start");
+    assert_eq!(rig.sd.active_state("web.service"), "active");
+    // The drop-in, exactly: timeouts are 20 s minus a quarter (15 s) for a 20 s start op.
+    let content = fs::read_to_string(rig.dropin("web.service")).expect("drop-in written");
+    assert_eq!(
+        content,
+        "# Written by ocfbox for the cluster resource managing web.service; removed when it stops.\n\
+         [Unit]\n\
+         Description=Cluster Controlled web.service\n\
+         Before=pacemaker.service pacemaker_remote.service\n\
+         \n\
+         [Service]\n\
+         Restart=no\n\
+         TimeoutStartSec=15000ms\n\
+         TimeoutStopSec=15000ms\n"
+    );
+    let mode = fs::metadata(rig.dropin("web.service"))
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    // systemd took it in (the reload happened) and the unit is cluster controlled now.
+    assert_eq!(
+        rig.sd.property("web.service", "Description"),
+        "Cluster Controlled web.service"
+    );
+    assert_eq!(rig.sd.property("web.service", "Restart"), "no");
+    assert_eq!(rig.sd.property("web.service", "TimeoutStartUSec"), "15s");
+    assert_eq!(rig.sd.property("web.service", "NeedDaemonReload"), "no");
+
+    let pid = rig.sd.main_pid("web.service").expect("MainPID");
+    rig.run("SystemdService", "monitor", &recurring)
+        .expect(0, "monitor of a running unit");
+    rig.run("SystemdService", "monitor", &unit)
+        .expect(0, "probe of a running unit");
+    rig.run("SystemdService", "start", &unit)
+        .expect(0, "start of a running unit");
+    assert_eq!(
+        rig.sd.main_pid("web.service"),
+        Some(pid),
+        "a second start must not restart the service"
+    );
+    rig.run("SystemdService", "reload", &unit)
+        .expect(0, "reload");
+    assert_eq!(
+        rig.sd.main_pid("web.service"),
+        Some(pid),
+        "reload is not a restart"
+    );
+
+    rig.run("SystemdService", "stop", &unit).expect(0, "stop");
+    assert_eq!(rig.sd.active_state("web.service"), "inactive");
+    assert!(
+        !rig.dropin("web.service").exists(),
+        "drop-in left after stop"
+    );
+    assert!(
+        !rig.sd.unit_dir().join("web.service.d").exists(),
+        "empty drop-in directory left after stop"
+    );
+    assert_eq!(
+        rig.sd.property("web.service", "Description"),
+        "test sleeper"
+    );
+    rig.run("SystemdService", "stop", &unit)
+        .expect(0, "stop of a stopped unit");
+    rig.run("SystemdService", "monitor", &recurring)
+        .expect(7, "monitor after stop");
+
+    // A unit that does not exist: start 5, stop 0, probe 7, validate 5; nothing written.
+    let before = rig.unit_dir_listing();
+    let missing = [("unit", "nowhere")];
+    rig.run("SystemdService", "start", &missing)
+        .expect(5, "start of a missing unit")
+        .reason_has("not installed");
+    rig.run("SystemdService", "stop", &missing)
+        .expect(0, "stop of a missing unit");
+    rig.run("SystemdService", "monitor", &missing)
+        .expect(7, "probe of a missing unit");
+    rig.run("SystemdService", "validate-all", &missing)
+        .expect(5, "validate-all of a missing unit");
+    assert_eq!(rig.unit_dir_listing(), before, "a missing unit got files");
+
+    // Reload of a unit without ExecReload: not implemented for it.
+    rig.sd
+        .install_unit("plain.service", "[Service]\nExecStart=/bin/sleep 600\n");
+    rig.run("SystemdService", "start", &[("unit", "plain")])
+        .expect(0, "start plain");
+    rig.run("SystemdService", "reload", &[("unit", "plain")])
+        .expect(3, "reload without ExecReload")
+        .reason_has("ExecReload");
+    rig.run("SystemdService", "stop", &[("unit", "plain")])
+        .expect(0, "stop plain");
+
+    // A masked unit cannot start here: OCF_ERR_INSTALLED with a reason; stop is fine.
+    rig.sd.install_unit("masked.service", SLEEPER);
+    rig.sd.systemctl_ok(&["mask", "masked.service"]);
+    rig.run("SystemdService", "start", &[("unit", "masked")])
+        .expect(5, "start of a masked unit")
+        .reason_has("masked");
+    rig.run("SystemdService", "stop", &[("unit", "masked")])
+        .expect(0, "stop of a masked unit");
+    rig.run("SystemdService", "monitor", &[("unit", "masked")])
+        .expect(7, "probe of a masked unit");
+}
+
+#[test]
+fn notify_unit_with_a_start_delay_is_up_when_start_returns() {
+    let rig = Rig::new();
+    rig.sd.install_unit(
+        "slow.service",
+        "[Service]\nType=notify\nNotifyAccess=all\n\
+         ExecStart=/bin/sh -c 'sleep 2; systemd-notify --ready; exec sleep 600'\n",
+    );
+    rig.run("SystemdService", "start", &[("unit", "slow")])
+        .expect(0, "start of a Type=notify unit");
+    // The agent waited for the job, so the unit is fully up, not activating.
+    assert_eq!(rig.sd.active_state("slow.service"), "active");
+    assert_eq!(rig.sd.property("slow.service", "SubState"), "running");
+    rig.run("SystemdService", "stop", &[("unit", "slow")])
+        .expect(0, "stop");
+
+    // A monitor that finds the unit still activating waits for it within its budget.
+    rig.sd
+        .systemctl_ok(&["start", "--no-block", "slow.service"]);
+    rig.run(
+        "SystemdService",
+        "monitor",
+        &[("unit", "slow"), ("CRM_meta_interval", "10000")],
+    )
+    .expect(0, "monitor while activating");
+    // ... and says so when the budget is too short for it.
+    rig.run("SystemdService", "stop", &[("unit", "slow")])
+        .expect(0, "stop");
+    rig.sd
+        .systemctl_ok(&["start", "--no-block", "slow.service"]);
+    rig.run(
+        "SystemdService",
+        "monitor",
+        &[
+            ("unit", "slow"),
+            ("CRM_meta_interval", "10000"),
+            ("CRM_meta_timeout", "1000"),
+        ],
+    )
+    .expect(1, "monitor of a unit activating longer than the budget")
+    .reason_has("activating");
+}
+
+#[test]
+fn a_unit_that_fails_to_start_is_a_start_failure_with_the_reason() {
+    let rig = Rig::new();
+    rig.sd.install_unit(
+        "broken.service",
+        "[Service]\nType=notify\nExecStart=/bin/sh -c 'echo boom >&2; exit 3'\n",
+    );
+    rig.run("SystemdService", "start", &[("unit", "broken")])
+        .expect(1, "start of a failing unit")
+        .reason_has("'failed'")
+        .reason_has("exit-code");
+    rig.run(
+        "SystemdService",
+        "monitor",
+        &[("unit", "broken"), ("CRM_meta_interval", "10000")],
+    )
+    .expect(7, "monitor of a failed unit")
+    .reason_has("failed");
+    rig.run("SystemdService", "stop", &[("unit", "broken")])
+        .expect(0, "stop of a failed unit");
+}
+
+#[test]
+fn a_start_that_hangs_returns_with_a_reason_before_the_op_timeout() {
+    let rig = Rig::new();
+    rig.sd.install_unit(
+        "hang.service",
+        "[Service]\nExecStartPre=/bin/sleep 120\nExecStart=/bin/sleep 600\n",
+    );
+    // run_like_execd SIGKILLs at the 6 s CRM_meta_timeout: returning is the assertion.
+    let run = rig.run(
+        "SystemdService",
+        "start",
+        &[("unit", "hang"), ("CRM_meta_timeout", "6000")],
+    );
+    run.expect(1, "start of a unit whose ExecStartPre outlives the op");
+    // systemd's own TimeoutStartSec (from the drop-in: 6 s minus 1.5 s) fired first.
+    run.reason_has("hang.service").reason_has("result timeout");
+    assert!(
+        fs::read_to_string(rig.dropin("hang.service"))
+            .expect("drop-in")
+            .contains("TimeoutStartSec=4500ms"),
+        "drop-in timeouts"
+    );
+    assert_eq!(rig.sd.property("hang.service", "Result"), "timeout");
+    rig.run("SystemdService", "stop", &[("unit", "hang")])
+        .expect(0, "stop after the failed start");
+}
+
+#[test]
+fn a_start_whose_condition_fails_is_done_but_not_running() {
+    let rig = Rig::new();
+    rig.sd.install_unit(
+        "cond.service",
+        "[Unit]\nConditionPathExists=/nonexistent/ocfbox-condition\n\
+         [Service]\nExecStart=/bin/sleep 600\n",
+    );
+    rig.run("SystemdService", "start", &[("unit", "cond")])
+        .expect(1, "start with a failing Condition")
+        .reason_has("condition")
+        .reason_has("inactive");
+    rig.run("SystemdService", "stop", &[("unit", "cond")])
+        .expect(0, "stop");
+}
+
+#[test]
+fn health_checks_catch_a_running_service_that_answers_500_or_hangs() {
+    let rig = Rig::new();
+    let mode = rig.install_http_unit("api.service", 8080);
+    let url = "http://127.0.0.1:8080/v2.1";
+    let base = [
+        ("unit", "api"),
+        ("monitor_url", url),
+        ("monitor_url_body", "versions"),
+        ("check_timeout", "2"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut v: Vec<(&str, &str)> = base.to_vec();
+        v.extend_from_slice(extra);
+        v
+    };
+    let recurring = with(&[("CRM_meta_interval", "10000")]);
+
+    // start waits until the server answers (it needs a moment to bind).
+    rig.run_inside("SystemdService", "start", &base)
+        .expect(0, "start of the HTTP unit");
+    rig.run_inside("SystemdService", "monitor", &recurring)
+        .expect(0, "monitor of a healthy service");
+
+    fs::write(&mode, "500").expect("mode");
+    rig.run_inside("SystemdService", "monitor", &recurring)
+        .expect(1, "monitor of a service answering 500")
+        .reason_has("HTTP 500")
+        .reason_has("database unavailable");
+    rig.run_inside(
+        "SystemdService",
+        "monitor",
+        &with(&[("CRM_meta_interval", "10000"), ("OCF_CHECK_LEVEL", "0")]),
+    )
+    .expect(0, "depth 0 looks at the unit only");
+    rig.run_inside("SystemdService", "monitor", &base)
+        .expect(0, "a probe looks at the unit only");
+    rig.run_inside(
+        "SystemdService",
+        "monitor",
+        &with(&[("CRM_meta_interval", "10000"), ("check_level", "0")]),
+    )
+    .expect(0, "check_level=0 makes plain monitors shallow");
+
+    fs::write(&mode, "hang").expect("mode");
+    rig.run_inside("SystemdService", "monitor", &recurring)
+        .expect(1, "monitor of a hung service")
+        .reason_has("no answer in time");
+
+    // start: the service runs but stays unhealthy; start_grace ends the wait with a reason.
+    fs::write(&mode, "500").expect("mode");
+    rig.run_inside("SystemdService", "stop", &base)
+        .expect(0, "stop");
+    rig.run_inside("SystemdService", "start", &with(&[("start_grace", "2")]))
+        .expect(1, "start of a service that never gets healthy")
+        .reason_has("did not pass")
+        .reason_has("start_grace")
+        .reason_has("HTTP 500");
+    // ... and without start_grace, the op's budget ends it, before CRM_meta_timeout.
+    rig.run_inside(
+        "SystemdService",
+        "start",
+        &with(&[("CRM_meta_timeout", "5000")]),
+    )
+    .expect(1, "start bounded by the op timeout")
+    .reason_has("did not pass");
+    fs::write(&mode, "ok").expect("mode");
+    rig.run_inside("SystemdService", "start", &base)
+        .expect(0, "start once healthy");
+
+    // TCP and command checks against the same service.
+    rig.run_inside(
+        "SystemdService",
+        "monitor",
+        &[
+            ("unit", "api"),
+            ("CRM_meta_interval", "10000"),
+            ("monitor_tcp", "127.0.0.1:8080"),
+        ],
+    )
+    .expect(0, "TCP check of a listening port");
+    rig.run_inside(
+        "SystemdService",
+        "monitor",
+        &[
+            ("unit", "api"),
+            ("CRM_meta_interval", "10000"),
+            ("monitor_tcp", "[::1]:8081"),
+        ],
+    )
+    .expect(1, "TCP check of a closed port")
+    .reason_has("TCP connect to [::1]:8081");
+    let flag = rig.dir.join("healthy-flag");
+    let cmd = format!("/bin/sh -c 'test -e {}'", flag.display());
+    let cmd_params = [
+        ("unit", "api"),
+        ("CRM_meta_interval", "10000"),
+        ("monitor_cmd", cmd.as_str()),
+    ];
+    rig.run_inside("SystemdService", "monitor", &cmd_params)
+        .expect(1, "command check failing")
+        .reason_has("exit status 1");
+    fs::write(&flag, "").expect("flag");
+    rig.run_inside("SystemdService", "monitor", &cmd_params)
+        .expect(0, "command check passing");
+
+    // The service dies while start waits for its health: the wait ends at once.
+    rig.run_inside("SystemdService", "stop", &base)
+        .expect(0, "stop");
+    rig.sd.install_unit(
+        "dies.service",
+        "[Service]\nType=simple\nExecStart=/bin/sh -c 'sleep 1; exit 4'\n",
+    );
+    rig.run_inside(
+        "SystemdService",
+        "start",
+        &[("unit", "dies"), ("monitor_tcp", "127.0.0.1:9")],
+    )
+    .expect(1, "start of a service that dies before it is healthy")
+    .reason_has("while waiting for its health check");
+}
+
+#[test]
+fn hostile_unit_names_are_refused_and_nothing_is_written() {
+    let rig = Rig::new();
+    rig.sd.install_unit("x.service", SLEEPER);
+    let before = rig.unit_dir_listing();
+    let units_before = rig
+        .sd
+        .systemctl_ok(&["list-units", "--all", "--no-legend", "--plain"]);
+    for bad in [
+        "../x",
+        "a b",
+        "web\nExecStart=/bin/reboot",
+        "$(reboot)",
+        "x.service/..",
+        "`id`",
+    ] {
+        for action in ["start", "stop", "monitor", "reload", "validate-all"] {
+            rig.run("SystemdService", action, &[("unit", bad)])
+                .expect(6, &format!("{action} with unit {bad:?}"))
+                .reason_has("invalid unit name");
+        }
+    }
+    assert_eq!(
+        rig.unit_dir_listing(),
+        before,
+        "a hostile name wrote a file"
+    );
+    assert_eq!(
+        rig.sd
+            .systemctl_ok(&["list-units", "--all", "--no-legend", "--plain"]),
+        units_before,
+        "a hostile name changed systemd's units"
+    );
+    assert!(!Path::new("/run/systemd/system/x.d").exists());
+}
+
+#[test]
+fn ocf_tester_passes_on_a_sandbox_unit() {
+    let ocf_tester = common::require_cmd("ocf-tester", "resource-agents");
+    let rig = Rig::new();
+    rig.sd.install_unit("tested.service", SLEEPER);
+    let (env, _) = rig.env(&[]);
+    let mut cmd = Command::new(ocf_tester);
+    cmd.env_clear()
+        .envs(env)
+        .args(["-n", "t", "-o", "unit=tested"])
+        .arg(rig.agent("SystemdService"));
+    let run = run_like_execd(cmd, Duration::from_secs(120), "ocf-tester");
+    assert!(
+        run.code == 0 && run.stdout.contains("passed all tests"),
+        "ocf-tester failed ({}):\n{}\n{}",
+        run.code,
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(rig.sd.active_state("tested.service"), "inactive");
+}
+
+#[test]
+fn a_preset_picks_the_installed_candidate_and_checks_the_api_version_document() {
+    let rig = Rig::new();
+    // The Debian-family name: the preset tries openstack-nova-api.service first.
+    let mode = rig.install_http_unit("nova-api.service", 8774);
+    fs::write(&mode, "300").expect("mode");
+    let none: [(&str, &str); 0] = [];
+    rig.run_inside("openstack-nova-api", "validate-all", &none)
+        .expect(0, "validate-all of the preset");
+    rig.run_inside("openstack-nova-api", "monitor", &none)
+        .expect(7, "probe of the preset");
+    rig.run_inside("openstack-nova-api", "start", &none)
+        .expect(0, "start of the preset");
+    assert!(rig.dropin("nova-api.service").exists());
+    assert!(!rig
+        .sd
+        .unit_dir()
+        .join("openstack-nova-api.service.d")
+        .exists());
+    rig.run_inside(
+        "openstack-nova-api",
+        "monitor",
+        &[("CRM_meta_interval", "10000")],
+    )
+    .expect(0, "monitor of the preset");
+    fs::write(&mode, "500").expect("mode");
+    rig.run_inside(
+        "openstack-nova-api",
+        "monitor",
+        &[("CRM_meta_interval", "10000")],
+    )
+    .expect(1, "the preset's check sees the API fail")
+    .reason_has("http://localhost:8774/");
+    rig.run_inside("openstack-nova-api", "stop", &none)
+        .expect(0, "stop of the preset");
+    assert_eq!(rig.sd.active_state("nova-api.service"), "inactive");
+    assert!(!rig.dropin("nova-api.service").exists());
+
+    // None of the candidates installed: OCF_ERR_INSTALLED naming them; probe 7; stop 0.
+    rig.run_inside("openstack-glance-api", "start", &none)
+        .expect(5, "start of a preset whose unit is not installed")
+        .reason_has("openstack-glance-api.service, glance-api.service");
+    rig.run_inside("openstack-glance-api", "monitor", &none)
+        .expect(7, "probe of a preset whose unit is not installed");
+    rig.run_inside("openstack-glance-api", "stop", &none)
+        .expect(0, "stop of a preset whose unit is not installed");
+}
+
+#[test]
+fn pacemaker_recovers_a_killed_service_through_the_agent() {
+    common::require_root();
+    let rig = Rig::new();
+    rig.sd.install_unit("victim.service", SLEEPER);
+    let cluster = Cluster::start(ClusterOptions {
+        env: rig.sd.agent_env(),
+        ocf_provider_dirs: vec![("ocfbox".into(), rig.dir.join("agents"))],
+        ..Default::default()
+    });
+    let node = cluster.node(0).name().to_string();
+    cluster
+        .cibadmin_create(
+            "resources",
+            r#"<primitive id="victim" class="ocf" provider="ocfbox" type="SystemdService">
+                 <instance_attributes id="victim-ia">
+                   <nvpair id="victim-unit" name="unit" value="victim"/>
+                 </instance_attributes>
+                 <operations>
+                   <op id="victim-start" name="start" interval="0" timeout="30s"/>
+                   <op id="victim-stop" name="stop" interval="0" timeout="30s"/>
+                   <op id="victim-mon" name="monitor" interval="2s" timeout="20s"/>
+                 </operations>
+               </primitive>"#,
+        )
+        .expect("create the resource");
+    cluster
+        .wait_for_resource("victim", &node, "Started", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rig.sd.active_state("victim.service"), "active");
+    assert!(
+        rig.dropin("victim.service").exists(),
+        "Pacemaker's start wrote no drop-in"
+    );
+    let first = rig.sd.main_pid("victim.service").expect("MainPID");
+
+    assert!(common::proc::kill(first, "KILL"), "cannot kill {first}");
+    // Restart=no (the drop-in): systemd leaves it failed; the monitor reports 7 and
+    // Pacemaker stops and starts it again through the agent.
+    let recovered = common::poll(Duration::from_secs(90), Duration::from_millis(200), || {
+        let pid = rig.sd.main_pid("victim.service")?;
+        (pid != first && rig.sd.active_state("victim.service") == "active").then_some(pid)
+    });
+    let second = recovered.unwrap_or_else(|| {
+        panic!(
+            "the service was not restarted after its process was killed\n{}\n{}",
+            rig.sd.diagnostics(),
+            cluster.diagnostics()
+        )
+    });
+    assert_ne!(second, first);
+    let failcount = common::poll(Duration::from_secs(30), Duration::from_millis(200), || {
+        let out = cluster
+            .node(0)
+            .exec_ok(&[
+                "crm_failcount",
+                "--query",
+                "--resource",
+                "victim",
+                "--node",
+                &node,
+            ])
+            .ok()?;
+        let value = out.rsplit("value=").next()?.trim().to_string();
+        (value != "0" && !value.is_empty()).then_some(value)
+    });
+    assert!(
+        failcount.is_some(),
+        "no fail count recorded for victim\n{}",
+        cluster.diagnostics()
+    );
+    cluster
+        .wait_for_resource("victim", &node, "Started", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+}
