@@ -798,3 +798,36 @@ fn pacemaker_recovers_a_killed_service_through_the_agent() {
         .wait_for_resource("victim", &node, "Started", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// systemd re-executing (daemon-reexec) drops off the bus for a moment: calls in flight get
+/// NoReply, new ones ServiceUnknown. A monitor then asks again within its budget instead of
+/// reporting a failure that would make Pacemaker restart a healthy service.
+#[test]
+fn monitors_ride_out_systemd_re_executing() {
+    let rig = Rig::new();
+    rig.sd.install_unit("steady.service", SLEEPER);
+    rig.run("SystemdService", "start", &[("unit", "steady")])
+        .expect(0, "start");
+    let recurring = [("unit", "steady"), ("CRM_meta_interval", "10000")];
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let reexecs = std::thread::scope(|s| {
+        let reexec = s.spawn(|| {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) && n < 20 {
+                if rig.sd.systemctl(&["daemon-reexec"]).status.success() {
+                    n += 1;
+                }
+            }
+            n
+        });
+        for _ in 0..60 {
+            rig.run("SystemdService", "monitor", &recurring)
+                .expect(0, "monitor while systemd re-executes");
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        reexec.join().expect("reexec thread")
+    });
+    assert!(reexecs > 0, "systemd never re-executed during the monitors");
+    rig.run("SystemdService", "stop", &[("unit", "steady")])
+        .expect(0, "stop");
+}
