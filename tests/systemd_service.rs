@@ -831,3 +831,45 @@ fn monitors_ride_out_systemd_re_executing() {
     rig.run("SystemdService", "stop", &[("unit", "steady")])
         .expect(0, "stop");
 }
+
+/// No systemd on the bus at all (no socket): "can it run here" questions say not
+/// installed (a probe's 5 reads as not running), a stop and a recurring monitor cannot
+/// conclude anything and fail with the reason; all within a short, bounded retry.
+#[test]
+fn without_a_reachable_systemd_start_and_probes_say_not_installed() {
+    let dir = TempDir::new("nobus");
+    let agent = dir.join("SystemdService");
+    symlink(common::ocfbox_bin(), &agent).expect("symlink");
+    let run = |action: &str, extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(&agent);
+        cmd.arg(action)
+            .env_clear()
+            .env("PATH", PATH)
+            .env("OCFBOX_SYSTEMD_MANAGER", "user")
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env(
+                "DBUS_SESSION_BUS_ADDRESS",
+                format!("unix:path={}", dir.join("no-bus").display()),
+            )
+            .env("OCF_RESKEY_unit", "web")
+            .env("OCF_RESKEY_CRM_meta_timeout", "20000");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        run_like_execd(cmd, Duration::from_secs(20), action)
+    };
+    run("monitor", &[])
+        .expect(5, "probe without systemd")
+        .reason_has("not reachable");
+    run("start", &[])
+        .expect(5, "start without systemd")
+        .reason_has("not reachable");
+    run("validate-all", &[]).expect(5, "validate-all without systemd");
+    run("stop", &[]).expect(1, "stop without systemd");
+    run("monitor", &[("OCF_RESKEY_CRM_meta_interval", "10000")])
+        .expect(1, "recurring monitor without systemd");
+    assert!(
+        !dir.join("systemd").exists(),
+        "a drop-in directory was created"
+    );
+}

@@ -18,7 +18,7 @@ use crate::ocf::params::printable;
 use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
-use crate::systemd::{Explain, JobKind, Systemd, SystemdError, UnitName, UnitStatus};
+use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
 
 const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
 
@@ -329,7 +329,7 @@ fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> 
     let mut status = match sd.inspect(&cfg.units, explain, ctx.deadline.budget(SYSTEMD_CALL)) {
         Ok(status) => status,
         // A probe on a node without a reachable systemd: not running here (OCF: never 1).
-        Err(e @ SystemdError::Bus(crate::dbus::DbusError::Connect { .. })) if ctx.is_probe() => {
+        Err(e) if ctx.is_probe() && outcome::unreachable(&e) => {
             return Err(OcfError::NotInstalled(format!(
                 "systemd is not reachable on this node: {e}"
             )))
@@ -414,7 +414,12 @@ fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode>
 fn inspect(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
     let status = sd
         .inspect(&cfg.units, Explain::No, ctx.deadline.budget(SYSTEMD_CALL))
-        .map_err(|e| outcome::error(e, &ctx.deadline))?;
+        .map_err(|e| match e {
+            e if outcome::unreachable(&e) => {
+                OcfError::NotInstalled(format!("systemd is not reachable on this node: {e}"))
+            }
+            e => outcome::error(e, &ctx.deadline),
+        })?;
     if cfg.units.len() > 1 && status.exists() {
         log::debug!(
             "using unit {} (candidates {})",

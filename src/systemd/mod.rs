@@ -31,6 +31,9 @@ use proxies::{ManagerProxy, ServiceProxy, UnitProxy};
 /// The environment variable that selects the manager.
 pub const MANAGER_ENV: &str = "OCFBOX_SYSTEMD_MANAGER";
 
+/// How long a bus that cannot be connected to at all is retried.
+const CONNECT_RETRY: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ManagerKind {
     System,
@@ -288,7 +291,8 @@ impl Systemd {
         explain: Explain,
         limit: Duration,
     ) -> Result<UnitStatus, SystemdError> {
-        let until = Instant::now() + limit;
+        let started = Instant::now();
+        let until = started + limit;
         let what = "reading the unit's state from systemd";
         self.call(limit, what, async move {
             let mut pause = Duration::from_millis(50);
@@ -306,6 +310,13 @@ impl Systemd {
                     first.ok_or(SystemdError::NoUnit)
                 };
                 match attempt.await {
+                    // No bus at all is only worth a short wait (dbus-daemon restarting):
+                    // on a node without it, the answer will not change.
+                    Err(e @ SystemdError::Bus(DbusError::Connect { .. }))
+                        if started.elapsed() >= CONNECT_RETRY =>
+                    {
+                        return Err(e)
+                    }
                     Err(e) if e.is_transient() && remaining(until) > pause => {
                         log::info!("systemd did not answer ({e}); trying again");
                         self.forget_session();

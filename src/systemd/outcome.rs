@@ -149,6 +149,13 @@ pub fn reload_result(report: &JobReport, deadline: &Deadline) -> OcfResult<()> {
     }
 }
 
+/// systemd cannot be reached at all on this node (no bus socket, nobody listening): where
+/// the question is "can it run here" (start, validate-all, a probe) that is
+/// OCF_ERR_INSTALLED; a stop or a recurring monitor cannot conclude anything from it.
+pub fn unreachable(err: &SystemdError) -> bool {
+    matches!(err, SystemdError::Bus(DbusError::Connect { .. }))
+}
+
 /// systemd said the unit does not exist (a stop treats that as stopped).
 pub fn means_unit_missing(err: &SystemdError) -> bool {
     err.error_name()
