@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
 use crate::ocf::params::printable;
-use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
 use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
@@ -128,61 +128,7 @@ impl Config {
             (None, None) => vec![parse_unit(&p.required_string("unit")?)?],
         };
 
-        let cfg_err = |e: health::HealthConfigError| OcfError::Configured(e.0);
-        let url = p.string("monitor_url")?;
-        let status = p.string("monitor_url_status")?;
-        let body = p.string("monitor_url_body")?;
-        let ca_file = p.string("ca_file")?;
-        let insecure = p.boolean("insecure")?;
-        let tcp = p.string("monitor_tcp")?;
-        let cmd = p.string("monitor_cmd")?;
-        let mut checks = Vec::new();
-        let explicit = url.is_some() || tcp.is_some() || cmd.is_some();
-        if let Some(url) = &url {
-            let status = status.as_deref().unwrap_or("200");
-            checks.push(HealthCheck::Http(
-                HttpCheck::new(url, status, body.as_deref(), ca_file.as_deref(), insecure)
-                    .map_err(cfg_err)?,
-            ));
-        }
-        if let Some(tcp) = &tcp {
-            checks.push(HealthCheck::Tcp(TcpCheck::parse(tcp).map_err(cfg_err)?));
-        }
-        if let Some(cmd) = &cmd {
-            checks.push(HealthCheck::Command(
-                CommandCheck::parse(cmd).map_err(cfg_err)?,
-            ));
-        }
-        // A preset's own check applies only when the operator chose none.
-        if let (false, Some(preset)) = (explicit, preset) {
-            match preset.check {
-                PresetCheck::UnitOnly => {}
-                PresetCheck::Http {
-                    url,
-                    status: preset_status,
-                    body: preset_body,
-                } => checks.push(HealthCheck::Http(
-                    HttpCheck::new(
-                        url,
-                        status.as_deref().unwrap_or(preset_status),
-                        Some(body.as_deref().unwrap_or(preset_body)),
-                        ca_file.as_deref(),
-                        insecure,
-                    )
-                    .map_err(cfg_err)?,
-                )),
-                PresetCheck::Tcp(t) => {
-                    checks.push(HealthCheck::Tcp(TcpCheck::parse(t).map_err(cfg_err)?))
-                }
-                PresetCheck::Command(c) => checks.push(HealthCheck::Command(
-                    CommandCheck::parse(c).map_err(cfg_err)?,
-                )),
-                PresetCheck::GaneshaAdmin => checks.push(HealthCheck::Ganesha(GaneshaCheck)),
-            }
-        }
-        if insecure && checks.iter().any(|c| matches!(c, HealthCheck::Http(_))) {
-            log::warn!("insecure is set: the health check does not verify TLS certificates");
-        }
+        let checks = health_checks(&p, preset)?;
 
         let check_timeout = p.integer_in("check_timeout", 1..=3600)?.unwrap_or(10);
         let check_level = p.integer_in("check_level", 0..=100)?.unwrap_or(10);
@@ -223,6 +169,76 @@ impl Config {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The operator's health checks, else the preset's own. monitor_url_status,
+/// monitor_url_body, ca_file and insecure shape whichever HTTP check there is, and are a
+/// configuration error where there is none (a typo'd setup must not pass as checked).
+fn health_checks(p: &Params<'_>, preset: Option<&Preset>) -> OcfResult<Vec<HealthCheck>> {
+    let cfg_err = |e: health::HealthConfigError| OcfError::Configured(e.0);
+    let url = p.string("monitor_url")?;
+    let status = p.string("monitor_url_status")?;
+    let body = p.string("monitor_url_body")?;
+    let ca_file = p.string("ca_file")?;
+    let insecure = p.boolean("insecure")?;
+    let tcp = p.string("monitor_tcp")?;
+    let cmd = p.string("monitor_cmd")?;
+    let http = |url: &str, default_status: &str, default_body: Option<&str>| {
+        HttpCheck::new(
+            url,
+            status.as_deref().unwrap_or(default_status),
+            body.as_deref().or(default_body),
+            ca_file.as_deref(),
+            insecure,
+        )
+        .map(HealthCheck::Http)
+        .map_err(cfg_err)
+    };
+
+    let mut checks = Vec::new();
+    if let Some(url) = &url {
+        checks.push(http(url, "200", None)?);
+    }
+    if let Some(tcp) = &tcp {
+        checks.push(HealthCheck::Tcp(TcpCheck::parse(tcp).map_err(cfg_err)?));
+    }
+    if let Some(cmd) = &cmd {
+        checks.push(HealthCheck::Command(
+            CommandCheck::parse(cmd).map_err(cfg_err)?,
+        ));
+    }
+    // A preset's own check applies only when the operator chose none.
+    if let (true, Some(preset)) = (checks.is_empty(), preset) {
+        match preset.check {
+            PresetCheck::UnitOnly => {}
+            PresetCheck::Http { url, status, body } => checks.push(http(url, status, Some(body))?),
+            PresetCheck::Tcp(t) => {
+                checks.push(HealthCheck::Tcp(TcpCheck::parse(t).map_err(cfg_err)?))
+            }
+            PresetCheck::Command(c) => checks.push(HealthCheck::Command(
+                CommandCheck::parse(c).map_err(cfg_err)?,
+            )),
+            PresetCheck::GaneshaAdmin => checks.push(HealthCheck::Ganesha(GaneshaCheck)),
+        }
+    }
+    let has_http = checks.iter().any(|c| matches!(c, HealthCheck::Http(_)));
+    if !has_http {
+        let http_only = [
+            ("monitor_url_status", status.is_some()),
+            ("monitor_url_body", body.is_some()),
+            ("ca_file", ca_file.is_some()),
+            ("insecure", insecure),
+        ];
+        if let Some((name, _)) = http_only.iter().find(|(_, set)| *set) {
+            return Err(OcfError::Configured(format!(
+                "parameter '{name}' applies to an HTTP health check, and there is none: set monitor_url"
+            )));
+        }
+    }
+    if insecure {
+        log::warn!("insecure is set: the health check does not verify TLS certificates");
+    }
+    Ok(checks)
 }
 
 fn parse_unit(raw: &str) -> OcfResult<UnitName> {
@@ -665,6 +681,8 @@ mod tests {
             ("OCF_RESKEY_check_timeout", "0"),
             ("OCF_RESKEY_check_level", "x"),
             ("OCF_RESKEY_insecure", "perhaps"),
+            ("OCF_RESKEY_monitor_url_body", "versions"),
+            ("OCF_RESKEY_ca_file", "/etc/ssl/ca.pem"),
         ] {
             let mut pairs = vec![("OCF_RESKEY_unit", "demo"), (k, v)];
             if k == "OCF_RESKEY_monitor_url_status" {
