@@ -397,12 +397,7 @@ fn reload(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
     }
     let report = sd
         .run_job(JobKind::Reload, &status.unit, ctx.deadline.remaining())
-        .map_err(|e| match e.error_name().as_deref() {
-            Some("org.freedesktop.systemd1.JobTypeNotApplicable") => OcfError::Unimplemented(
-                format!("unit {} cannot reload (it has no ExecReload=)", status.unit),
-            ),
-            _ => outcome::error(e, &ctx.deadline),
-        })?;
+        .map_err(|e| outcome::reload_error(e, &status.unit, &ctx.deadline))?;
     outcome::reload_result(&report, &ctx.deadline)?;
     Ok(OcfCode::Success)
 }

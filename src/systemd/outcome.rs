@@ -10,10 +10,11 @@
 //!   result (timeout, failed, dependency, canceled, skipped, ...) is OCF_ERR_GENERIC with the
 //!   result and the unit's state in the reason.
 //! - Method errors: NoSuchUnit/LoadFailed/InvalidName → not installed (stop: success);
-//!   UnitMasked → not installed; AccessDenied → OCF_ERR_PERM; a lost bus or NoReply → generic
-//!   (the facade already retried where that is safe).
+//!   UnitMasked → not installed; AccessDenied → OCF_ERR_PERM; JobTypeNotApplicable on a
+//!   reload → unimplemented; a lost bus or NoReply → generic (the facade already retried
+//!   where that is safe); no bus at all → the caller decides ([`unreachable`]).
 
-use super::{JobEnd, JobKind, JobReport, SystemdError, UnitStatus};
+use super::{JobEnd, JobKind, JobReport, SystemdError, UnitName, UnitStatus};
 use crate::dbus::DbusError;
 use crate::ocf::{Deadline, OcfError, OcfResult};
 
@@ -156,6 +157,17 @@ pub fn unreachable(err: &SystemdError) -> bool {
     matches!(err, SystemdError::Bus(DbusError::Connect { .. }))
 }
 
+/// A reload job that could not be queued: a unit without ExecReload= cannot reload
+/// (OCF_ERR_UNIMPLEMENTED for it, not a failure of the service).
+pub fn reload_error(err: SystemdError, unit: &UnitName, deadline: &Deadline) -> OcfError {
+    match err.error_name().as_deref() {
+        Some("org.freedesktop.systemd1.JobTypeNotApplicable") => {
+            OcfError::Unimplemented(format!("unit {unit} cannot reload (it has no ExecReload=)"))
+        }
+        _ => error(err, deadline),
+    }
+}
+
 /// systemd said the unit does not exist (a stop treats that as stopped).
 pub fn means_unit_missing(err: &SystemdError) -> bool {
     err.error_name()
@@ -191,7 +203,6 @@ pub fn error(err: SystemdError, deadline: &Deadline) -> OcfError {
 mod tests {
     use super::*;
     use crate::ocf::OcfCode;
-    use crate::systemd::UnitName;
     use std::time::Duration;
 
     fn status(load: &str, active: &str, sub: &str) -> UnitStatus {
