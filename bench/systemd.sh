@@ -69,6 +69,9 @@ fn main() {
 }
 RS
 rustc -O -o "$work/notify-ready" "$work/notify.rs"
+# The floor of any agent: a Rust program that starts and exits, nothing else.
+echo 'fn main() {}' >"$work/floor.rs"
+rustc -O -C strip=symbols -o "$work/rust-floor" "$work/floor.rs"
 units=$work/xdg/systemd/user
 printf '[Service]\nType=notify\nExecStart=%s\n' "$work/notify-ready" >"$units/bench.service"
 
@@ -174,6 +177,7 @@ in_sandbox python3 "$ROOT/bench/measure.py" --runs "$RUNS" \
   --label "SystemdService monitor (active, depth 0)" -- "$AGENT" monitor \
   --label "systemctl --user is-active" -- systemctl --user is-active bench.service \
   --label "bash Dummy monitor (running)" -- "$DUMMY" monitor \
+  --label "a Rust program that only starts and exits (floor)" -- "$work/rust-floor" \
   >"$work/monitor.jsonl"
 python3 bench/table.py "monitor of an active unit at check level 0 (median of $RUNS runs each; goal <= 3 ms)" \
   "SystemdService monitor (active, depth 0)" <"$work/monitor.jsonl"
