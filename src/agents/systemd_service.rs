@@ -599,12 +599,16 @@ systemd starts, stops and reloads the unit over D-Bus, waiting for each job's co
 signal; the agent checks the service itself. See SystemdService for the drop-in it writes,\n\
 the check depths (OCF_CHECK_LEVEL, check_level) and the start grace.\n\
 </longdesc>\n\
-<shortdesc lang=\"en\">{short} (systemd unit + health check)</shortdesc>\n",
+<shortdesc lang=\"en\">{short} ({what})</shortdesc>\n",
         name = xml_escape(preset.name),
         title = xml_escape(preset.title),
         units = xml_escape(&units),
         check = xml_escape(&describe_preset_check(&preset.check)),
         short = xml_escape(preset.title),
+        what = match preset.check {
+            PresetCheck::UnitOnly => "systemd unit",
+            _ => "systemd unit + health check",
+        },
     );
     let unit_param = format!(
         "<parameter name=\"unit\" required=\"0\">\n<longdesc lang=\"en\">\n\
