@@ -32,6 +32,8 @@ export OCF_RESKEY_CRM_meta_interval=10000
 export OCF_RESKEY_state="$work/dummy.state"          # Dummy: no state file = stopped
 export OCF_RESKEY_ha_vol_mnt="$work/shared"           # ganesha_nfsd: nothing linked here
 export HA_LOGFACILITY=none HA_LOGFILE="$work/agents.log"
+# Pacemaker always names the node; without it an agent would ask crm_node (a process).
+export OCF_RESKEY_CRM_meta_on_node=bench-node
 
 python3 bench/measure.py --runs "$RUNS" \
   --label "ocfbox $agent meta-data" -- "$work/$agent" meta-data \

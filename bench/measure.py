@@ -4,14 +4,24 @@
 Usage: measure.py [--runs N] [--warmup N] [--env K=V ...] --label NAME -- CMD ... [--label NAME -- CMD ...]
 Prints one JSON object per command: {"label", "runs", "median_ms", "p10_ms", "p90_ms",
 "median_rss_kib", "exit_codes"}. Runs are interleaved (A B A B ...) so a busy moment of the
-machine hits every command alike; each run is one fork+exec measured with wait4, so the
-numbers carry no shell or tool overhead of their own.
+machine hits every command alike. Each run is one posix_spawn + wait4 by bench/spawn.c (built
+on first use): no shell or tool overhead in the time, and a peak RSS that is the command's
+own (a child forked from Python would report Python's high-water mark).
 """
 import json
 import os
 import statistics
+import subprocess
 import sys
-import time
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build_spawner():
+    out = os.path.join(tempfile.gettempdir(), f"ocfbox-bench-spawn-{os.getpid()}")
+    subprocess.run(["cc", "-O2", "-o", out, os.path.join(HERE, "spawn.c")], check=True)
+    return out
 
 
 def parse(argv):
@@ -40,20 +50,10 @@ def parse(argv):
     return runs, warmup, env, cmds
 
 
-def run_once(cmd, env):
-    devnull = os.open(os.devnull, os.O_RDWR)
-    t0 = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        os.dup2(devnull, 0); os.dup2(devnull, 1); os.dup2(devnull, 2)
-        try:
-            os.execvpe(cmd[0], cmd, env)
-        finally:
-            os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
-    elapsed = time.perf_counter() - t0
-    os.close(devnull)
-    return elapsed * 1000.0, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+def run_once(spawner, cmd, env):
+    out = subprocess.run([spawner, *cmd], env=env, capture_output=True, text=True, check=True)
+    ns, rss, code = out.stdout.split()
+    return int(ns) / 1e6, int(rss), int(code)
 
 
 def main():
@@ -61,15 +61,19 @@ def main():
     env = dict(os.environ)
     env.update(extra_env)
     results = {label: ([], [], set()) for label, _ in cmds}
-    for _ in range(warmup):
-        for _, cmd in cmds:
-            run_once(cmd, env)
-    for _ in range(runs):
-        for label, cmd in cmds:
-            ms, rss, code = run_once(cmd, env)
-            results[label][0].append(ms)
-            results[label][1].append(rss)
-            results[label][2].add(code)
+    spawner = build_spawner()
+    try:
+        for _ in range(warmup):
+            for _, cmd in cmds:
+                run_once(spawner, cmd, env)
+        for _ in range(runs):
+            for label, cmd in cmds:
+                ms, rss, code = run_once(spawner, cmd, env)
+                results[label][0].append(ms)
+                results[label][1].append(rss)
+                results[label][2].add(code)
+    finally:
+        os.unlink(spawner)
     for label, _ in cmds:
         times, rss, codes = results[label]
         q = statistics.quantiles(times, n=10)
