@@ -1,0 +1,118 @@
+//! Logging with ocf_log's semantics, seen from outside as Pacemaker sees it: the failure
+//! reason is one `ocf-exit-reason:` line on stderr, log lines go where HA_LOGFILE says and
+//! name the agent and the resource instance, debug lines only with HA_debug.
+
+mod common;
+
+use std::os::unix::fs::symlink;
+use std::process::{Command, Output};
+
+use common::{ocfbox_bin, TempDir};
+
+/// ganesha_mon needs no peer to refuse a malformed parameter, which makes it a good
+/// subject: the refusal is a failure with a reason.
+fn run_agent(dir: &TempDir, env: &[(&str, String)]) -> Output {
+    let link = dir.join("ganesha_mon");
+    if !link.exists() {
+        symlink(ocfbox_bin(), &link).expect("symlink");
+    }
+    let mut cmd = Command::new(&link);
+    cmd.arg("monitor")
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run ganesha_mon")
+}
+
+fn reason_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("ocf-exit-reason:"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_failure_gives_one_reason_on_stderr_and_an_error_line_in_the_log_file() {
+    let dir = TempDir::new("logging-file");
+    let logfile = dir.join("agents.log");
+    let out = run_agent(
+        &dir,
+        &[
+            ("OCF_RESOURCE_INSTANCE", "nfs-mon:1".into()),
+            ("OCF_RESKEY_grace_delay", "soon".into()),
+            ("HA_LOGFACILITY", "none".into()),
+            ("HA_LOGFILE", logfile.display().to_string()),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "a malformed parameter is OCF_ERR_CONFIGURED"
+    );
+    let reasons = reason_lines(&out);
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("grace_delay"), "{reasons:?}");
+    let log = std::fs::read_to_string(&logfile).expect("the agent wrote HA_LOGFILE");
+    let line = log
+        .lines()
+        .find(|l| l.contains("ERROR:") && l.contains("grace_delay"))
+        .unwrap_or_else(|| panic!("no error line in {log:?}"));
+    assert!(
+        line.contains("ganesha_mon(nfs-mon:1)["),
+        "tag missing: {line}"
+    );
+    // With a log file as the sink, stderr carries the reason and nothing else.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn without_log_sinks_stderr_is_the_log_and_the_reason_is_not_doubled() {
+    let dir = TempDir::new("logging-stderr");
+    let out = run_agent(
+        &dir,
+        &[
+            ("OCF_RESOURCE_INSTANCE", "nfs-mon".into()),
+            ("OCF_RESKEY_grace_delay", "soon".into()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mentions = stderr.lines().filter(|l| l.contains("grace_delay")).count();
+    assert_eq!(
+        mentions, 1,
+        "the reason once, not also as a log line: {stderr}"
+    );
+}
+
+#[test]
+fn debug_lines_only_with_ha_debug_and_misspelt_parameters_are_warned_about() {
+    let dir = TempDir::new("logging-debug");
+    let logfile = dir.join("agents.log");
+    let base = vec![
+        ("OCF_RESOURCE_INSTANCE", "nfs-mon".to_string()),
+        ("OCF_RESKEY_grace_dealy", "3".into()),
+        ("OCF_RESKEY_grace_delay", "x".into()),
+        ("HA_LOGFILE", logfile.display().to_string()),
+    ];
+    run_agent(&dir, &base);
+    let quiet = std::fs::read_to_string(&logfile).expect("log written");
+    assert!(!quiet.contains("DEBUG:"), "debug without HA_debug: {quiet}");
+    assert!(
+        quiet.contains("WARNING:") && quiet.contains("grace_dealy"),
+        "a misspelt parameter must be named: {quiet}"
+    );
+
+    std::fs::remove_file(&logfile).expect("reset log");
+    let mut loud = base.clone();
+    loud.push(("HA_debug", "1".into()));
+    run_agent(&dir, &loud);
+    let debug = std::fs::read_to_string(&logfile).expect("log written");
+    assert!(
+        debug.contains("DEBUG:"),
+        "HA_debug=1 must enable debug lines: {debug}"
+    );
+}
