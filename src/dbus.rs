@@ -5,7 +5,7 @@
 //! bounded: [`connect`] sets a per-method-call timeout on the connection, and [`block_on`]
 //! puts one overall limit on the whole operation so it ends before pacemaker-execd's SIGKILL.
 //!
-//! ```ignore
+//! ```text
 //! let limit = ctx.deadline.budget(Duration::from_secs(10));
 //! let answer = dbus::block_on(limit, "grace request", async {
 //!     let conn = dbus::connect(Bus::System, limit).await?;

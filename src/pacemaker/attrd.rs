@@ -98,34 +98,46 @@ pub fn update(
     node: Option<&str>,
     deadline: &Deadline,
 ) -> Result<(), AttrdError> {
-    check_name(name)?;
-    let what = format!("set {name}={value}");
-    let mut args = vec!["--name", name, "--update", value];
-    if let Some(n) = node {
-        args.extend(["--node", n]);
-    }
-    let out = call(&args, &what, deadline)?;
-    if out.success() {
-        Ok(())
-    } else {
-        Err(failed(&what, &out))
-    }
+    change(
+        name,
+        &format!("set {name}={value}"),
+        &["--update", value],
+        node,
+        deadline,
+    )
 }
 
 /// Unset `name` on `node` (attrd keeps it with an empty value, which [`query`] reports as
 /// absent, and removes it from the CIB).
 pub fn delete(name: &str, node: Option<&str>, deadline: &Deadline) -> Result<(), AttrdError> {
+    change(
+        name,
+        &format!("delete {name}"),
+        &["--delete"],
+        node,
+        deadline,
+    )
+}
+
+/// One attrd_updater call that changes `name` (on the local node unless `node` is given).
+fn change(
+    name: &str,
+    what: &str,
+    operation: &[&str],
+    node: Option<&str>,
+    deadline: &Deadline,
+) -> Result<(), AttrdError> {
     check_name(name)?;
-    let what = format!("delete {name}");
-    let mut args = vec!["--name", name, "--delete"];
+    let mut args = vec!["--name", name];
+    args.extend_from_slice(operation);
     if let Some(n) = node {
         args.extend(["--node", n]);
     }
-    let out = call(&args, &what, deadline)?;
+    let out = call(&args, what, deadline)?;
     if out.success() {
         Ok(())
     } else {
-        Err(failed(&what, &out))
+        Err(failed(what, &out))
     }
 }
 
