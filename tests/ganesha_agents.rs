@@ -20,14 +20,7 @@ fn agents(tmp: &TempDir) -> PathBuf {
 
 /// A clean agent environment: what pacemaker-execd would give, plus `extra`.
 fn agent_env(cmd: &mut Command, log: &Path, extra: &[(&str, &str)]) {
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("OCF_ROOT", "/usr/lib/ocf")
-        .env("OCF_RA_VERSION_MAJOR", "1")
-        .env("OCF_RA_VERSION_MINOR", "1")
-        .env("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
-        .env("HA_LOGFACILITY", "none")
-        .env("HA_LOGFILE", log)
+    common::execd_env(cmd, log)
         .env("OCF_RESOURCE_INSTANCE", "nfs-grace")
         .env("OCF_RESKEY_CRM_meta_on_node", "node1");
     for (k, v) in extra {

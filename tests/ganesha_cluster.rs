@@ -14,14 +14,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::ganesha::{NodeGanesha, NODE_BUS_ENV};
-use common::pacemaker::{resource_has_role, Cluster, ClusterOptions};
+use common::pacemaker::{alert_events, resource_has_role, wait_alert, Cluster, ClusterOptions};
 use common::TempDir;
 
 const WAIT: Duration = Duration::from_secs(90);
@@ -35,83 +34,6 @@ fn now() -> f64 {
 
 fn vip(i: usize) -> String {
     format!("10.77.0.10{}", i + 1)
-}
-
-fn set_mode(p: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Every node's alert agent appends `<epoch.usec> <kind> <node> <name|rsc> v=<value|task> rc=<rc>`.
-fn alert_recorder(tmp: &TempDir) -> (PathBuf, String) {
-    let log = tmp.join("alerts.log");
-    std::fs::write(&log, "").unwrap();
-    set_mode(&log, 0o666);
-    let script = tmp.join("record-alert.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$CRM_alert_timestamp $CRM_alert_kind $CRM_alert_node \
-             $CRM_alert_attribute_name$CRM_alert_rsc v=$CRM_alert_attribute_value$CRM_alert_task \
-             rc=$CRM_alert_rc\" >> {}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    set_mode(&script, 0o755);
-    let xml = format!(
-        r#"<alerts><alert id="recorder" path="{}">
-             <select><select_nodes/><select_resources/><select_attributes/></select>
-             <meta_attributes id="recorder-meta">
-               <nvpair id="recorder-ts" name="timestamp-format" value="%s.%06N"/>
-             </meta_attributes></alert></alerts>"#,
-        script.display()
-    );
-    (log, xml)
-}
-
-struct Event {
-    t: f64,
-    kind: String,
-    node: String,
-    name: String,
-    value: String,
-    rc: String,
-}
-
-fn events(log: &Path) -> Vec<Event> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut ev: Vec<Event> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            if f.len() < 6 {
-                return None;
-            }
-            Some(Event {
-                t: f[0].parse().ok()?,
-                kind: f[1].to_string(),
-                node: f[2].to_string(),
-                name: f[3].to_string(),
-                value: f[4].strip_prefix("v=")?.to_string(),
-                rc: f[5].strip_prefix("rc=")?.to_string(),
-            })
-        })
-        .collect();
-    ev.sort_by(|a, b| a.t.total_cmp(&b.t));
-    ev
-}
-
-fn wait_event(log: &Path, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
-    common::poll(WAIT, Duration::from_millis(50), || {
-        events(log).into_iter().find(|e| pred(e))
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no alert for {what}:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        )
-    })
 }
 
 /// The node where resource `id` is Started, per crm_mon.
@@ -162,9 +84,7 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
         }
         ganeshas.push(g);
     }
-    let (alerts, alert_xml) = alert_recorder(&tmp);
-    c.cibadmin_create("configuration", &alert_xml)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let alerts = c.install_alert_recorder(tmp.path());
 
     let vips: Vec<String> = (0..3)
         .map(|i| format!("node{}={}", i + 1, vip(i)))
@@ -244,7 +164,7 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
         });
         let t_kill = now();
         ganeshas[1].kill(c.node(1));
-        let vip_event = wait_event(&alerts, "node2's VIP starting on a survivor", |e| {
+        let vip_event = wait_alert(&alerts, WAIT, "node2's VIP starting on a survivor", |e| {
             e.t > t_kill
                 && e.kind == "resource"
                 && e.name == "node2-cluster_ip-1"
@@ -256,7 +176,7 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
         (t_kill, vip_event)
     });
     let seen = *seen.lock().unwrap();
-    let ev = events(&alerts);
+    let ev = alert_events(&alerts);
     let attr_gone = |name: &str| {
         ev.iter()
             .find(|e| {

@@ -5,15 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use common::ganesha::{NodeGanesha, NODE_BUS_ENV, PIDFILE};
-use common::pacemaker::{Cluster, ClusterOptions, Node};
-use common::TempDir;
+use common::pacemaker::{wait_alert, Cluster, ClusterOptions, Node};
+use common::{execd_env, output_text as text, TempDir};
 
 const WAIT: Duration = Duration::from_secs(60);
 const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
@@ -25,70 +25,6 @@ fn cluster(tmp: &TempDir) -> Cluster {
         ocf_provider_dirs: vec![("ocfbox".into(), provider)],
         ..Default::default()
     })
-}
-
-/// An alert agent that appends `<epoch.usec> <kind> <node> <name|rsc> v=<value|task> rc=<rc>`
-/// for every attribute and resource event to `<tmp>/alerts.log`.
-fn install_alert_recorder(c: &Cluster, tmp: &TempDir) -> PathBuf {
-    let log = tmp.join("alerts.log");
-    std::fs::write(&log, "").unwrap();
-    // alert agents run as hacluster
-    set_mode(&log, 0o666);
-    let script = tmp.join("record-alert.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$CRM_alert_timestamp $CRM_alert_kind $CRM_alert_node \
-             $CRM_alert_attribute_name$CRM_alert_rsc v=$CRM_alert_attribute_value$CRM_alert_task \
-             rc=$CRM_alert_rc\" >> {}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    set_mode(&script, 0o755);
-    c.cibadmin_create(
-        "configuration",
-        &format!(
-            r#"<alerts><alert id="recorder" path="{}">
-                 <select><select_nodes/><select_resources/><select_attributes/></select>
-                 <meta_attributes id="recorder-meta">
-                 <nvpair id="recorder-ts" name="timestamp-format" value="%s.%06N"/>
-               </meta_attributes></alert></alerts>"#,
-            script.display()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    log
-}
-
-fn set_mode(p: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-/// Attribute events from the recorder: (timestamp, name, value; "" = deleted).
-fn attribute_events(log: &Path) -> Vec<(f64, String, String)> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let mut ev: Vec<(f64, String, String)> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            if f.len() < 5 || f[1] != "attribute" {
-                return None;
-            }
-            let value = f[4].strip_prefix("v=")?;
-            Some((f[0].parse().ok()?, f[3].to_string(), value.to_string()))
-        })
-        .collect();
-    ev.sort_by(|a, b| a.0.total_cmp(&b.0));
-    ev
-}
-
-/// Timestamp of the first event after `after` that set `name` to `value`.
-fn first_event(ev: &[(f64, String, String)], after: f64, name: &str, value: &str) -> Option<f64> {
-    ev.iter()
-        .find(|(t, n, v)| *t > after && n == name && v == value)
-        .map(|e| e.0)
 }
 
 /// attrd's value; a deleted attribute (attrd keeps it with an empty value) is None.
@@ -109,16 +45,14 @@ fn wait_attr(c: &Cluster, name: &str, want: Option<&str>) {
     });
 }
 
+/// Timestamp of the first attribute alert after `after` that set `name` to `value`
+/// ("" = deleted).
 fn wait_events(log: &Path, after: f64, name: &str, value: &str) -> f64 {
-    common::poll(WAIT, Duration::from_millis(50), || {
-        first_event(&attribute_events(log), after, name, value)
+    let what = format!("{name}={value:?} after {after}");
+    wait_alert(log, WAIT, &what, |e| {
+        e.kind == "attribute" && e.t > after && e.name == name && e.value == value
     })
-    .unwrap_or_else(|| {
-        panic!(
-            "no alert for {name}={value:?} after {after}:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        )
-    })
+    .t
 }
 
 #[test]
@@ -127,7 +61,7 @@ fn dead_ganesha_removes_grace_active_then_ganesha_active_and_comes_back_in_rever
     let c = cluster(&tmp);
     let node = c.node(0);
     let g = NodeGanesha::start(node, 10);
-    let alerts = install_alert_recorder(&c, &tmp);
+    let alerts = c.install_alert_recorder(tmp.path());
     // grace_delay 3 s against a 4 s monitor timeout: a monitor cannot hold the wait, so the
     // deletion of ganesha-active is left to the next one (it must never overrun).
     c.crm_configure(
@@ -205,26 +139,11 @@ fn dead_ganesha_removes_grace_active_then_ganesha_active_and_comes_back_in_rever
     assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// Runs an agent by hand inside the node, with the environment pacemaker-execd gives.
 fn run_agent(node: &Node, agent: &str, action: &str, vars: &[(&str, &str)]) -> Output {
     let mut cmd = node.command(format!("{AGENTS}/{agent}"));
-    cmd.arg(action)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("OCF_ROOT", "/usr/lib/ocf")
-        .env("OCF_RA_VERSION_MAJOR", "1")
-        .env("OCF_RA_VERSION_MINOR", "1")
-        .env("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
-        .env("HA_LOGFACILITY", "none")
-        .env("HA_LOGFILE", node.dir().join("agents.log"))
+    cmd.arg(action);
+    execd_env(&mut cmd, &node.dir().join("agents.log"))
         .env(NODE_BUS_ENV.0, NODE_BUS_ENV.1)
         .env("OCF_RESKEY_CRM_meta_on_node", node.name())
         .env("OCF_RESKEY_CRM_meta_timeout", "20000");

@@ -11,7 +11,7 @@ use std::process::Output;
 use common::ganesha::require_ganesha;
 use common::proc;
 use common::systemd::SystemdSandbox;
-use common::TempDir;
+use common::{output_text as text, TempDir};
 
 struct Rig {
     sd: SystemdSandbox,
@@ -48,14 +48,6 @@ impl Rig {
             .output()
             .expect("run the preset")
     }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn ganesha_script(sd: &SystemdSandbox, sub: &str, dir: &Path) {

@@ -15,7 +15,7 @@ pub mod systemd;
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 use std::thread;
@@ -64,6 +64,29 @@ pub fn require_file(path: &str, package: &str) {
     if !Path::new(path).exists() {
         panic!("missing {path}: apt-get install {package} (`make test` installs it)");
     }
+}
+
+/// The environment pacemaker-execd gives an agent, on a cleared `cmd`: PATH, the OCF
+/// basics, the exit-reason prefix, and log lines to `logfile` only (no syslog). Instance
+/// variables (OCF_RESOURCE_INSTANCE, OCF_RESKEY_*) are the caller's.
+pub fn execd_env<'a>(cmd: &'a mut Command, logfile: &Path) -> &'a mut Command {
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("OCF_ROOT", "/usr/lib/ocf")
+        .env("OCF_RA_VERSION_MAJOR", "1")
+        .env("OCF_RA_VERSION_MINOR", "1")
+        .env("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
+        .env("HA_LOGFACILITY", "none")
+        .env("HA_LOGFILE", logfile)
+}
+
+/// A command's stdout then stderr, for assertion messages and searches.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Polls `f` every `every` until it returns Some, or gives up after `timeout`.

@@ -26,6 +26,7 @@ use std::ffi::OsStr;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
@@ -437,6 +438,45 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// Writes an alert agent to `dir` and adds it to the CIB: every node, resource and
+    /// attribute event appends a line to `<dir>/alerts.log` (the returned path), read with
+    /// [`alert_events`].
+    pub fn install_alert_recorder(&self, dir: &Path) -> PathBuf {
+        let set_mode = |p: &Path, mode: u32| {
+            fs::set_permissions(p, fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", p.display()))
+        };
+        let log = dir.join("alerts.log");
+        fs::write(&log, "").unwrap_or_else(|e| panic!("cannot write {}: {e}", log.display()));
+        // alert agents run as hacluster
+        set_mode(&log, 0o666);
+        let script = dir.join("record-alert.sh");
+        fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$CRM_alert_timestamp $CRM_alert_kind $CRM_alert_node \
+                 $CRM_alert_attribute_name$CRM_alert_rsc v=$CRM_alert_attribute_value$CRM_alert_task \
+                 rc=$CRM_alert_rc\" >> {}\n",
+                log.display()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", script.display()));
+        set_mode(&script, 0o755);
+        self.cibadmin_create(
+            "configuration",
+            &format!(
+                r#"<alerts><alert id="recorder" path="{}">
+                 <select><select_nodes/><select_resources/><select_attributes/></select>
+                 <meta_attributes id="recorder-meta">
+                   <nvpair id="recorder-ts" name="timestamp-format" value="%s.%06N"/>
+                 </meta_attributes></alert></alerts>"#,
+                script.display()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        log
+    }
+
     /// SIGKILLs node i's namespace: corosync, pacemaker and every agent die at once, the
     /// network interface disappears (a crash, not a clean leave). Returns once they are gone.
     pub fn kill_node(&mut self, i: usize) {
@@ -792,4 +832,63 @@ pub fn attributes(xml: &str) -> Vec<(String, String)> {
         .filter(|n| n.has_tag_name("attribute"))
         .filter_map(|n| Some((n.attribute("host")?.into(), n.attribute("value")?.into())))
         .collect()
+}
+
+/// One line of `Cluster::install_alert_recorder`'s log:
+/// `<epoch.usec> <kind> <node> <name|rsc> v=<value|task> rc=<rc>`.
+#[derive(Clone, Debug)]
+pub struct AlertEvent {
+    /// Pacemaker's timestamp (seconds since the epoch, microseconds).
+    pub t: f64,
+    /// "node", "resource" or "attribute".
+    pub kind: String,
+    pub node: String,
+    /// The attribute's name, or the resource's id.
+    pub name: String,
+    /// The attribute's value ("" = deleted), or the resource's task (start, stop, ...).
+    pub value: String,
+    pub rc: String,
+}
+
+/// Every event in the recorder's log, in timestamp order.
+pub fn alert_events(log: &Path) -> Vec<AlertEvent> {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let mut ev: Vec<AlertEvent> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            if f.len() < 6 {
+                return None;
+            }
+            Some(AlertEvent {
+                t: f[0].parse().ok()?,
+                kind: f[1].to_string(),
+                node: f[2].to_string(),
+                name: f[3].to_string(),
+                value: f[4].strip_prefix("v=")?.to_string(),
+                rc: f[5].strip_prefix("rc=")?.to_string(),
+            })
+        })
+        .collect();
+    ev.sort_by(|a, b| a.t.total_cmp(&b.t));
+    ev
+}
+
+/// Polls the recorder's log until an event matches `pred`; panics with the log, naming
+/// `what`, after `timeout`.
+pub fn wait_alert(
+    log: &Path,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&AlertEvent) -> bool,
+) -> AlertEvent {
+    super::poll(timeout, Duration::from_millis(50), || {
+        alert_events(log).into_iter().find(|e| pred(e))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no alert for {what}:\n{}",
+            fs::read_to_string(log).unwrap_or_default()
+        )
+    })
 }
