@@ -249,14 +249,7 @@ fn parse_unit(raw: &str) -> OcfResult<UnitName> {
 // Actions
 
 fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
-    let status = inspect(ctx, sd, cfg)?;
-    if !status.exists() && cfg.units.len() > 1 {
-        return Err(OcfError::NotInstalled(format!(
-            "none of the units {} is installed on this node",
-            cfg.units_text()
-        )));
-    }
-    outcome::check_startable(&status)?;
+    let status = startable_unit(ctx, sd, cfg)?;
     let unit = status.unit.clone();
 
     let dropin = drop_in_for(ctx, sd, &unit);
@@ -408,6 +401,12 @@ fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode>
             .check_local_prerequisites()
             .map_err(|f| OcfError::NotInstalled(f.0))?;
     }
+    startable_unit(ctx, sd, cfg)?;
+    Ok(OcfCode::Success)
+}
+
+/// The unit this node would start: installed (one of the candidates), loadable, not masked.
+fn startable_unit(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
     let status = inspect(ctx, sd, cfg)?;
     if !status.exists() && cfg.units.len() > 1 {
         return Err(OcfError::NotInstalled(format!(
@@ -416,7 +415,7 @@ fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode>
         )));
     }
     outcome::check_startable(&status)?;
-    Ok(OcfCode::Success)
+    Ok(status)
 }
 
 // ---------------------------------------------------------------------------------------
