@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::ganesha::admin;
 use crate::ganesha::state::{boottime_ms, StateFile};
 use crate::ocf::notify::{Notification, NotifyType};
-use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker::{self, attrd};
 
 pub struct GaneshaGrace;
@@ -143,7 +143,7 @@ fn grace_is_active(ctx: &Context<'_>, cfg: &Config, node: &str) -> OcfResult<boo
 /// the old value for a moment.
 fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
     let node = pacemaker::local_node_name(ctx)?;
-    let mut pause = FIRST_PAUSE;
+    let mut backoff = Backoff::doubling(FIRST_PAUSE, MAX_PAUSE);
     loop {
         // attrd unreachable for a moment is one more reason to wait, not to fail at once.
         let why = match grace_is_active(ctx, cfg, &node) {
@@ -154,11 +154,10 @@ fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCod
             ),
             Err(e) => e.to_string(),
         };
-        if ctx.deadline.remaining() <= pause + Duration::from_millis(500) {
+        if ctx.deadline.remaining() <= backoff.pause() + Duration::from_millis(500) {
             return Err(OcfError::generic(why));
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(MAX_PAUSE);
+        std::thread::sleep(backoff.advance());
     }
     let mut values = BTreeMap::new();
     values.insert("started".to_string(), boottime_ms().to_string());
@@ -268,7 +267,7 @@ fn notify(ctx: &Context<'_>) {
 
 /// Ask ganesha until it says yes or `until` passes. Returns whether grace was entered.
 fn enter_grace(req: &Request, until: Instant) -> bool {
-    let mut pause = FIRST_PAUSE;
+    let mut backoff = Backoff::doubling(FIRST_PAUSE, MAX_PAUSE);
     let mut attempt = 0u32;
     let started = Instant::now();
     loop {
@@ -295,16 +294,16 @@ fn enter_grace(req: &Request, until: Instant) -> bool {
                 return true;
             }
             Err(e)
-                if e.is_retryable() && until.saturating_duration_since(Instant::now()) > pause =>
+                if e.is_retryable()
+                    && until.saturating_duration_since(Instant::now()) > backoff.pause() =>
             {
                 log::warn!(
                     "grace \"{}\" for {}, attempt {attempt}: {e}; retrying in {} ms",
                     req.arg,
                     req.what,
-                    pause.as_millis()
+                    backoff.pause().as_millis()
                 );
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(MAX_PAUSE);
+                std::thread::sleep(backoff.advance());
             }
             Err(e) => {
                 log::error!(

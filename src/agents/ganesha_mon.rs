@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use crate::ganesha::state::{boottime_ms, StateFile};
 use crate::ganesha::{admin, pid, Liveness};
-use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker::{self, attrd};
 
 pub struct GaneshaMon;
@@ -307,16 +307,15 @@ fn retreat(
 /// A stop that fails escalates to fencing: a passing attrd hiccup is retried (the retreat
 /// is idempotent, it queries first) as long as the budget allows.
 fn stop(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
-    let mut pause = Duration::from_millis(200);
+    let mut backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(2));
     loop {
         let attempt = pacemaker::local_node_name(ctx)
             .and_then(|node| retreat(ctx, cfg, state, &node, Finish::Now));
         match attempt {
             Ok(()) => break,
-            Err(e) if ctx.deadline.remaining() > pause + CALL_RESERVE * 2 => {
-                log::warn!("stop: {e}; retrying in {} ms", pause.as_millis());
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_secs(2));
+            Err(e) if ctx.deadline.remaining() > backoff.pause() + CALL_RESERVE * 2 => {
+                log::warn!("stop: {e}; retrying in {} ms", backoff.pause().as_millis());
+                std::thread::sleep(backoff.advance());
             }
             Err(e) => return Err(e),
         }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
 use crate::ocf::params::printable;
-use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec, Params};
+use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
 use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
@@ -484,7 +484,7 @@ fn wait_until_healthy(
         Some(g) => g.min(ctx.deadline.instant()),
         None => ctx.deadline.instant(),
     };
-    let mut pause = Duration::from_millis(200);
+    let mut backoff = Backoff::growing(Duration::from_millis(200), Duration::from_secs(2), 3, 2);
     let mut attempts = 0u32;
     loop {
         attempts += 1;
@@ -505,7 +505,7 @@ fn wait_until_healthy(
             log::debug!("{unit} is not healthy yet: {failure}");
         }
         let waited = started.elapsed().as_millis();
-        if Instant::now() + pause >= give_up {
+        if Instant::now() + backoff.pause() >= give_up {
             let limit = if grace_end.is_some_and(|g| g <= ctx.deadline.instant()) {
                 "start_grace"
             } else {
@@ -530,8 +530,11 @@ fn wait_until_healthy(
                 status.describe()
             )));
         }
-        std::thread::sleep(pause.min(give_up.saturating_duration_since(Instant::now())));
-        pause = (pause * 3 / 2).min(Duration::from_secs(2));
+        std::thread::sleep(
+            backoff
+                .advance()
+                .min(give_up.saturating_duration_since(Instant::now())),
+        );
     }
 }
 

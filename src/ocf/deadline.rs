@@ -49,9 +49,59 @@ impl Deadline {
     }
 }
 
+/// Growing pauses between the attempts of a retry loop: each `num/den` times the last,
+/// never more than `max`. The loop decides whether there is room for [`Backoff::pause`];
+/// [`Backoff::advance`] returns it and grows the next one.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pause: Duration,
+    max: Duration,
+    num: u32,
+    den: u32,
+}
+
+impl Backoff {
+    /// Doubling from `first` up to `max`.
+    pub fn doubling(first: Duration, max: Duration) -> Self {
+        Backoff::growing(first, max, 2, 1)
+    }
+
+    /// Growing by `num/den` from `first` up to `max`.
+    pub fn growing(first: Duration, max: Duration, num: u32, den: u32) -> Self {
+        Backoff {
+            pause: first,
+            max,
+            num,
+            den: den.max(1),
+        }
+    }
+
+    /// The pause the next wait would take.
+    pub fn pause(&self) -> Duration {
+        self.pause
+    }
+
+    /// Take the current pause (returned for the caller to sleep) and grow the next one.
+    pub fn advance(&mut self) -> Duration {
+        let now = self.pause;
+        self.pause = (self.pause * self.num / self.den).min(self.max);
+        now
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap() {
+        let mut b = Backoff::doubling(Duration::from_millis(100), Duration::from_millis(350));
+        let taken: Vec<u128> = (0..4).map(|_| b.advance().as_millis()).collect();
+        assert_eq!(taken, vec![100, 200, 350, 350]);
+        let mut g = Backoff::growing(Duration::from_millis(200), Duration::from_secs(2), 3, 2);
+        g.advance();
+        assert_eq!(g.pause(), Duration::from_millis(300));
+    }
 
     #[test]
     fn reserve_is_bounded() {

@@ -13,7 +13,7 @@ pub mod process;
 
 pub use agent::{Agent, Context};
 pub use code::OcfCode;
-pub use deadline::Deadline;
+pub use deadline::{Backoff, Deadline};
 pub use env::OcfEnv;
 pub use error::{OcfError, OcfResult};
 pub use params::{ParamSpec, ParamType, Params};

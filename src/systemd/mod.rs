@@ -24,7 +24,7 @@ use zbus::proxy::CacheProperties;
 use zbus::{Connection, MatchRule, MessageStream, OwnedObjectPath};
 
 use crate::dbus::{self, Bus, DbusError};
-use crate::ocf::{OcfEnv, OcfError, OcfResult};
+use crate::ocf::{Backoff, OcfEnv, OcfError, OcfResult};
 pub use names::{InvalidUnitName, UnitName};
 use proxies::{ManagerProxy, ServiceProxy, UnitProxy};
 
@@ -295,7 +295,8 @@ impl Systemd {
         let until = started + limit;
         let what = "reading the unit's state from systemd";
         self.call(limit, what, async move {
-            let mut pause = Duration::from_millis(50);
+            let mut backoff =
+                Backoff::doubling(Duration::from_millis(50), Duration::from_millis(500));
             loop {
                 let attempt = async {
                     let s = self.session(remaining(until)).await?;
@@ -317,11 +318,10 @@ impl Systemd {
                     {
                         return Err(e)
                     }
-                    Err(e) if e.is_transient() && remaining(until) > pause => {
+                    Err(e) if e.is_transient() && remaining(until) > backoff.pause() => {
                         log::info!("systemd did not answer ({e}); trying again");
                         self.forget_session();
-                        dbus::sleep(pause).await;
-                        pause = (pause * 2).min(Duration::from_millis(500));
+                        dbus::sleep(backoff.advance()).await;
                     }
                     other => return other,
                 }
