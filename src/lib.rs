@@ -10,5 +10,6 @@ pub mod dbus;
 pub mod ganesha;
 pub mod health;
 pub mod ocf;
+pub mod openstack;
 pub mod pacemaker;
 pub mod systemd;
