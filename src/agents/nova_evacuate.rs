@@ -16,24 +16,24 @@
 //!   5. evacuate every instance that is due, all hosts together, `concurrency` at a time;
 //!   6. a host whose selected instances are all done (or accepted, complete_when=accepted)
 //!      gets the marker `done` and the attribute `no`.
+//!
 //! Failures back off exponentially (recorded per instance in the state directory) and make
 //! the monitor OCF_DEGRADED with a reason naming the hosts; so do the throttle and an
 //! unreachable Nova. Nothing here fails the resource: a restart would not help Nova.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ganesha::state::StateFile;
 use crate::instance_ha::attribute::{self, Request, Value};
 use crate::instance_ha::hosts::match_host;
 use crate::instance_ha::marker::Marker;
+use crate::instance_ha::now_epoch;
 use crate::instance_ha::records::{backoff_s, HostRecord, InstanceRecord, Outcome, Store};
 use crate::instance_ha::recovery::{self, Method, Target};
 use crate::instance_ha::select::{self, Candidate, Tagging};
 use crate::instance_ha::throttle::{self, ComputeState, Verdict};
-use crate::instance_ha::now_epoch;
 use crate::ocf::params::printable;
 use crate::ocf::{Agent, Backoff, Context, Deadline, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::openstack::{
@@ -212,8 +212,7 @@ impl Config {
 
 fn plain_host(h: &str) -> bool {
     h.len() <= 255
-        && h
-            .chars()
+        && h.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }
 
@@ -282,10 +281,17 @@ struct Job {
 }
 
 enum JobResult {
-    Accepted { reset: bool },
+    Accepted {
+        reset: bool,
+    },
     /// A rebuild is already running (409 and task_state rebuilding): follow it.
-    AlreadyRunning { reset: bool },
-    Failed { reset: bool, error: String },
+    AlreadyRunning {
+        reset: bool,
+    },
+    Failed {
+        reset: bool,
+        error: String,
+    },
 }
 
 /// A host the round works on.
@@ -437,7 +443,11 @@ impl Monitor<'_> {
             };
             let marker = svc.disabled_reason.as_deref().and_then(Marker::parse);
             let mut rec = self.store.load(host).unwrap_or_else(|| {
-                HostRecord::new(host, Some(key), marker.filter(|m| m.is_open()).map_or(now, |m| m.epoch()))
+                HostRecord::new(
+                    host,
+                    Some(key),
+                    marker.filter(|m| m.is_open()).map_or(now, |m| m.epoch()),
+                )
             });
             let fenced = (svc.forced_down || svc.state == ServiceState::Down)
                 && svc.status == ServiceStatus::Disabled;
@@ -452,7 +462,9 @@ impl Monitor<'_> {
                 continue;
             }
             self.refresh_mark(key, value, now, &dl);
-            let epoch = marker.filter(|m| m.is_open()).map_or(rec.requested, |m| m.epoch());
+            let epoch = marker
+                .filter(|m| m.is_open())
+                .map_or(rec.requested, |m| m.epoch());
             if marker.is_none_or(|m| !m.is_open()) {
                 let running = Marker::Running(epoch).to_string();
                 if let Err(e) = self.nova.disable(svc, &running, &dl) {
@@ -461,10 +473,13 @@ impl Monitor<'_> {
             }
             let ready_at = rec.requested + self.cfg.evacuate_delay;
             if now < ready_at {
-                self.note(&mut rec, &format!(
-                    "{host}: waiting evacuate_delay ({} s left) before evacuating",
-                    ready_at - now
-                ));
+                self.note(
+                    &mut rec,
+                    &format!(
+                        "{host}: waiting evacuate_delay ({} s left) before evacuating",
+                        ready_at - now
+                    ),
+                );
                 moving |= Duration::from_secs(ready_at - now) + FINISH_RESERVE
                     < self.ctx.deadline.remaining();
                 continue;
@@ -508,7 +523,10 @@ impl Monitor<'_> {
             let (servers, migrations) = match scan {
                 Ok(s) => s,
                 Err(e) => {
-                    trouble.push(format!("{}: cannot read its instances from Nova: {e}", work.host));
+                    trouble.push(format!(
+                        "{}: cannot read its instances from Nova: {e}",
+                        work.host
+                    ));
                     continue;
                 }
             };
@@ -531,10 +549,17 @@ impl Monitor<'_> {
             // Unrecorded evacuations still running (records lost): the host is not done.
             let foreign_active = newest
                 .iter()
-                .filter(|(id, m)| !rec.instances.contains_key(**id) && phase(&m.status) == Phase::Active)
+                .filter(|(id, m)| {
+                    !rec.instances.contains_key(**id) && phase(&m.status) == Phase::Active
+                })
                 .count();
             for (id, r) in rec.instances.iter_mut() {
-                let step = decide(on_host.get(id.as_str()).copied(), newest.get(id.as_str()).copied(), r, now);
+                let step = decide(
+                    on_host.get(id.as_str()).copied(),
+                    newest.get(id.as_str()).copied(),
+                    r,
+                    now,
+                );
                 match step {
                     Step::Evacuate { reset_first } => {
                         match next_destination(self.cfg.method, &reserved, r) {
@@ -567,10 +592,11 @@ impl Monitor<'_> {
         if !jobs.is_empty() {
             self.enable_reserved(&jobs, &computes, &dl);
             let cfg = self.cfg;
-            let sent: Vec<(String, String, String, JobResult)> = parallel(jobs, cfg.concurrency, |job| {
-                let result = evacuate_one(nova, &job, cfg.on_shared_storage, &dl);
-                (job.host, job.id, job.target.key().to_string(), result)
-            });
+            let sent: Vec<(String, String, String, JobResult)> =
+                parallel(jobs, cfg.concurrency, |job| {
+                    let result = evacuate_one(nova, &job, cfg.on_shared_storage, &dl);
+                    (job.host, job.id, job.target.key().to_string(), result)
+                });
             let mut by_host: BTreeMap<String, Vec<(String, String, JobResult)>> = BTreeMap::new();
             for (host, id, target, result) in sent {
                 by_host.entry(host).or_default().push((id, target, result));
@@ -589,7 +615,10 @@ impl Monitor<'_> {
                             r.attempts += 1;
                             r.accepted_at = now_epoch();
                             if self.cfg.verbose {
-                                log::info!("{host}: evacuation of {id} accepted ({})", Target::from_key(&target));
+                                log::info!(
+                                    "{host}: evacuation of {id} accepted ({})",
+                                    Target::from_key(&target)
+                                );
                             }
                         }
                         JobResult::Failed { reset, error } => {
@@ -612,7 +641,11 @@ impl Monitor<'_> {
                 continue;
             };
             let count = |o: Outcome| rec.instances.values().filter(|r| r.outcome == o).count();
-            let (done, accepted, failed) = (count(Outcome::Done), count(Outcome::Accepted), count(Outcome::Failed));
+            let (done, accepted, failed) = (
+                count(Outcome::Done),
+                count(Outcome::Accepted),
+                count(Outcome::Failed),
+            );
             let total = rec.instances.len();
             let complete = if self.cfg.complete_on_accept {
                 done + accepted == total
@@ -627,7 +660,10 @@ impl Monitor<'_> {
                 moving = true;
             }
             let marker = if failed > 0 {
-                Marker::Failed { since: work.epoch, instances: failed as u32 }
+                Marker::Failed {
+                    since: work.epoch,
+                    instances: failed as u32,
+                }
             } else {
                 Marker::Running(work.epoch)
             };
@@ -694,7 +730,12 @@ impl Monitor<'_> {
         if now.saturating_sub(last) < attribute::REFRESH_AFTER_S {
             return;
         }
-        match attrd::update_private(attribute::NAME, &attribute::in_flight(&self.me, now), key, dl) {
+        match attrd::update_private(
+            attribute::NAME,
+            &attribute::in_flight(&self.me, now),
+            key,
+            dl,
+        ) {
             Ok(()) => {
                 self.marked.insert(key.to_string(), now);
             }
@@ -703,7 +744,11 @@ impl Monitor<'_> {
     }
 
     /// The servers of `servers` to evacuate.
-    fn select<'s>(&mut self, servers: &'s [Server], dl: &Deadline) -> Result<Vec<&'s Server>, OpenStackError> {
+    fn select<'s>(
+        &mut self,
+        servers: &'s [Server],
+        dl: &Deadline,
+    ) -> Result<Vec<&'s Server>, OpenStackError> {
         if self.tagging.is_none() {
             let mut t = Tagging::default();
             for f in self.nova.flavors(dl)? {
@@ -746,7 +791,11 @@ impl Monitor<'_> {
     }
 
     /// Reserved hosts that can take instances now: known to Nova, up, not themselves failed.
-    fn usable_reserved(&self, computes: &[&Service], requests: &BTreeMap<String, (String, Value)>) -> Vec<String> {
+    fn usable_reserved(
+        &self,
+        computes: &[&Service],
+        requests: &BTreeMap<String, (String, Value)>,
+    ) -> Vec<String> {
         if !self.cfg.method.uses_reserved() {
             return Vec::new();
         }
@@ -774,7 +823,9 @@ impl Monitor<'_> {
                 .find(|s| s.host == host && s.status == ServiceStatus::Disabled)
             {
                 match self.nova.enable(svc, dl) {
-                    Ok(()) => log::info!("reserved host {host} enabled to take evacuated instances"),
+                    Ok(()) => {
+                        log::info!("reserved host {host} enabled to take evacuated instances")
+                    }
                     Err(e) => log::warn!("cannot enable reserved host {host}: {e}"),
                 }
             }
@@ -787,11 +838,17 @@ impl Monitor<'_> {
     fn finish(&mut self, work: &Work, rec: &HostRecord, dl: &Deadline, trouble: &mut Vec<String>) {
         let done = Marker::Done(work.epoch).to_string();
         if let Err(e) = self.nova.disable(&work.service, &done, dl) {
-            trouble.push(format!("{}: evacuated, but cannot record it in Nova: {e}", work.host));
+            trouble.push(format!(
+                "{}: evacuated, but cannot record it in Nova: {e}",
+                work.host
+            ));
             return;
         }
         if let Err(e) = attrd::update_private(attribute::NAME, attribute::DONE, &work.key, dl) {
-            trouble.push(format!("{}: evacuated, but cannot set its evacuate attribute to no: {e}", work.host));
+            trouble.push(format!(
+                "{}: evacuated, but cannot set its evacuate attribute to no: {e}",
+                work.host
+            ));
             return;
         }
         self.marked.remove(&work.key);
@@ -826,7 +883,12 @@ fn phase(status: &str) -> Phase {
 /// The newest evacuation migration of each instance (by creation time, then id).
 fn newest_per_instance(migrations: &[Migration]) -> BTreeMap<&str, &Migration> {
     let mut out: BTreeMap<&str, &Migration> = BTreeMap::new();
-    let order = |m: &Migration| (m.created_at.clone().unwrap_or_default(), m.id.parse::<u64>().unwrap_or(0));
+    let order = |m: &Migration| {
+        (
+            m.created_at.clone().unwrap_or_default(),
+            m.id.parse::<u64>().unwrap_or(0),
+        )
+    };
     for m in migrations {
         match out.get(m.instance_uuid.as_str()) {
             Some(old) if order(old) >= order(m) => {}
@@ -838,10 +900,16 @@ fn newest_per_instance(migrations: &[Migration]) -> BTreeMap<&str, &Migration> {
     out
 }
 
-const REBUILDING: &[&str] = &["rebuilding", "rebuild_block_device_mapping", "rebuild_spawning"];
+const REBUILDING: &[&str] = &[
+    "rebuilding",
+    "rebuild_block_device_mapping",
+    "rebuild_spawning",
+];
 
 fn rebuilding(s: &Server) -> bool {
-    s.task_state.as_deref().is_some_and(|t| REBUILDING.contains(&t))
+    s.task_state
+        .as_deref()
+        .is_some_and(|t| REBUILDING.contains(&t))
 }
 
 /// Why Nova would refuse to evacuate `s` (vm_state and task_state preconditions).
@@ -857,7 +925,9 @@ fn refusal(s: &Server) -> Option<String> {
 
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
-    Evacuate { reset_first: bool },
+    Evacuate {
+        reset_first: bool,
+    },
     /// An evacuation runs: follow it.
     InFlight,
     /// Failed, backing off.
@@ -869,7 +939,12 @@ enum Step {
 
 /// The next step for one selected instance: `server` as it is on the failed host (None:
 /// no longer there), `latest` its newest evacuation migration, `r` its record (updated).
-fn decide(server: Option<&Server>, latest: Option<&Migration>, r: &mut InstanceRecord, now: u64) -> Step {
+fn decide(
+    server: Option<&Server>,
+    latest: Option<&Migration>,
+    r: &mut InstanceRecord,
+    now: u64,
+) -> Step {
     let ph = latest.map(|m| phase(&m.status));
     // Never a second evacuation while one is in progress, whoever started it.
     if ph == Some(Phase::Active) || server.is_some_and(rebuilding) {
@@ -888,7 +963,9 @@ fn decide(server: Option<&Server>, latest: Option<&Migration>, r: &mut InstanceR
                 return Step::Done;
             }
             Some(Phase::Failed) => {
-                let m = latest.map(|m| format!("migration {} ended {}", m.id, m.status)).unwrap_or_default();
+                let m = latest
+                    .map(|m| format!("migration {} ended {}", m.id, m.status))
+                    .unwrap_or_default();
                 r.fail(now, &m);
                 return Step::Wait;
             }
@@ -897,7 +974,10 @@ fn decide(server: Option<&Server>, latest: Option<&Migration>, r: &mut InstanceR
                 return Step::Done;
             }
             _ if now.saturating_sub(r.accepted_at) > NO_MIGRATION_AFTER_S => {
-                r.fail(now, "Nova accepted the evacuation but no migration record appeared");
+                r.fail(
+                    now,
+                    "Nova accepted the evacuation but no migration record appeared",
+                );
                 return Step::Wait;
             }
             _ => return Step::InFlight,
@@ -913,7 +993,9 @@ fn decide(server: Option<&Server>, latest: Option<&Migration>, r: &mut InstanceR
     match refusal(s) {
         None => Step::Evacuate { reset_first: false },
         Some(_) if !r.reset => Step::Evacuate { reset_first: true },
-        Some(why) => Step::Stuck(format!("Nova refuses to evacuate it ({why}) even after a reset to error")),
+        Some(why) => Step::Stuck(format!(
+            "Nova refuses to evacuate it ({why}) even after a reset to error"
+        )),
     }
 }
 
@@ -925,7 +1007,13 @@ fn next_destination(method: Method, reserved: &[String], r: &InstanceRecord) -> 
 
 /// A failed attempt: straight on to the next destination of the recovery method when there
 /// is one, else back off and start the method's sequence again later.
-fn after_failure(r: &mut InstanceRecord, method: Method, reserved: &[String], now: u64, error: &str) {
+fn after_failure(
+    r: &mut InstanceRecord,
+    method: Method,
+    reserved: &[String],
+    now: u64,
+    error: &str,
+) {
     r.fail(now, error);
     if next_destination(method, reserved, r).is_some() {
         r.next_try = now;
@@ -942,7 +1030,10 @@ fn evacuate_one(nova: Compute<'_>, job: &Job, on_shared_storage: bool, dl: &Dead
     let mut reset = false;
     if job.reset_first {
         if let Err(e) = nova.reset_state(&job.id, ResetState::Error, dl) {
-            return JobResult::Failed { reset, error: format!("reset to error failed: {e}") };
+            return JobResult::Failed {
+                reset,
+                error: format!("reset to error failed: {e}"),
+            };
         }
         reset = true;
     }
@@ -957,13 +1048,26 @@ fn evacuate_one(nova: Compute<'_>, job: &Job, on_shared_storage: bool, dl: &Dead
                 Ok(s) if rebuilding(&s) => return JobResult::AlreadyRunning { reset },
                 Ok(s) if !reset && refusal(&s).is_some() => {
                     if let Err(e) = nova.reset_state(&job.id, ResetState::Error, dl) {
-                        return JobResult::Failed { reset, error: format!("reset to error failed: {e}") };
+                        return JobResult::Failed {
+                            reset,
+                            error: format!("reset to error failed: {e}"),
+                        };
                     }
                     reset = true;
                 }
-                _ => return JobResult::Failed { reset, error: e.to_string() },
+                _ => {
+                    return JobResult::Failed {
+                        reset,
+                        error: e.to_string(),
+                    }
+                }
             },
-            Err(e) => return JobResult::Failed { reset, error: e.to_string() },
+            Err(e) => {
+                return JobResult::Failed {
+                    reset,
+                    error: e.to_string(),
+                }
+            }
         }
     }
 }
@@ -1017,26 +1121,49 @@ mod tests {
     #[test]
     fn accepted_then_done_or_failed_with_backoff() {
         let s = server(None, "active");
-        let mut r = InstanceRecord { outcome: Outcome::Accepted, accepted_at: 5, ..Default::default() };
-        assert_eq!(decide(Some(&s), Some(&migration("done", "a", "1")), &mut r, 10), Step::Done);
-        let mut r = InstanceRecord { outcome: Outcome::Accepted, accepted_at: 5, ..Default::default() };
-        assert_eq!(decide(Some(&s), Some(&migration("error", "a", "1")), &mut r, 10), Step::Wait);
+        let mut r = InstanceRecord {
+            outcome: Outcome::Accepted,
+            accepted_at: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(Some(&s), Some(&migration("done", "a", "1")), &mut r, 10),
+            Step::Done
+        );
+        let mut r = InstanceRecord {
+            outcome: Outcome::Accepted,
+            accepted_at: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(Some(&s), Some(&migration("error", "a", "1")), &mut r, 10),
+            Step::Wait
+        );
         assert_eq!(r.outcome, Outcome::Failed);
         assert_eq!(r.next_try, 10 + backoff_s(1));
         assert_eq!(decide(Some(&s), None, &mut r, 11), Step::Wait);
-        assert_eq!(decide(Some(&s), None, &mut r, 10 + backoff_s(1)), Step::Evacuate { reset_first: false });
+        assert_eq!(
+            decide(Some(&s), None, &mut r, 10 + backoff_s(1)),
+            Step::Evacuate { reset_first: false }
+        );
     }
 
     #[test]
     fn stuck_is_reset_once_then_reported() {
         let s = server(Some("powering-off"), "active");
         let mut r = InstanceRecord::default();
-        assert_eq!(decide(Some(&s), None, &mut r, 1), Step::Evacuate { reset_first: true });
+        assert_eq!(
+            decide(Some(&s), None, &mut r, 1),
+            Step::Evacuate { reset_first: true }
+        );
         r.reset = true;
         assert!(matches!(decide(Some(&s), None, &mut r, 1), Step::Stuck(_)));
         let paused = server(None, "paused");
         let mut r = InstanceRecord::default();
-        assert_eq!(decide(Some(&paused), None, &mut r, 1), Step::Evacuate { reset_first: true });
+        assert_eq!(
+            decide(Some(&paused), None, &mut r, 1),
+            Step::Evacuate { reset_first: true }
+        );
     }
 
     #[test]
@@ -1054,7 +1181,10 @@ mod tests {
 
     #[test]
     fn newest_migration_wins() {
-        let ms = vec![migration("error", "2026-01-01T00:00:00", "7"), migration("running", "2026-01-01T00:01:00", "8")];
+        let ms = vec![
+            migration("error", "2026-01-01T00:00:00", "7"),
+            migration("running", "2026-01-01T00:01:00", "8"),
+        ];
         assert_eq!(newest_per_instance(&ms)["s1"].id, "8");
     }
 
@@ -1062,11 +1192,17 @@ mod tests {
     fn reserved_hosts_in_turn_then_backoff() {
         let reserved = vec!["spare1".to_string(), "spare2".to_string()];
         let mut r = InstanceRecord::default();
-        assert_eq!(next_destination(Method::ReservedHost, &reserved, &r), Some(Target::Host("spare1".into())));
+        assert_eq!(
+            next_destination(Method::ReservedHost, &reserved, &r),
+            Some(Target::Host("spare1".into()))
+        );
         r.target = Some("spare1".into());
         after_failure(&mut r, Method::ReservedHost, &reserved, 100, "no capacity");
         assert_eq!(r.next_try, 100);
-        assert_eq!(next_destination(Method::ReservedHost, &reserved, &r), Some(Target::Host("spare2".into())));
+        assert_eq!(
+            next_destination(Method::ReservedHost, &reserved, &r),
+            Some(Target::Host("spare2".into()))
+        );
         r.target = Some("spare2".into());
         after_failure(&mut r, Method::ReservedHost, &reserved, 100, "no capacity");
         assert!(r.next_try > 100 && r.tried.is_empty());

@@ -98,8 +98,20 @@ mod tests {
             (Some("no"), Request::Nothing),
             (Some(""), Request::Nothing),
             (None, Request::Nothing),
-            (Some("ctl1@999990"), Request::Busy { by: "ctl1".into(), age_s: 10 }),
-            (Some("ctl1@999940"), Request::Busy { by: "ctl1".into(), age_s: 60 }),
+            (
+                Some("ctl1@999990"),
+                Request::Busy {
+                    by: "ctl1".into(),
+                    age_s: 10,
+                },
+            ),
+            (
+                Some("ctl1@999940"),
+                Request::Busy {
+                    by: "ctl1".into(),
+                    age_s: 60,
+                },
+            ),
             (Some("ctl1@999939"), Request::Evacuate),
             (Some("me@999999"), Request::Evacuate),
             (Some("garbage"), Request::Nothing),
@@ -115,7 +127,10 @@ mod tests {
     fn fqdn_unames_keep_their_dots() {
         assert_eq!(
             Value::parse(Some("ctl-1.example.com@17")),
-            Value::InFlight { by: "ctl-1.example.com".into(), since: 17 }
+            Value::InFlight {
+                by: "ctl-1.example.com".into(),
+                since: 17
+            }
         );
         assert_eq!(in_flight("ctl-1.example.com", 17), "ctl-1.example.com@17");
     }

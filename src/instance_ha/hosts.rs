@@ -30,7 +30,10 @@ pub fn match_host<'a>(
     if let Some(h) = hosts.iter().find(|h| same(h, node)) {
         return Ok(h);
     }
-    if let Some(domain) = domain.map(|d| d.trim_matches('.')).filter(|d| !d.is_empty()) {
+    if let Some(domain) = domain
+        .map(|d| d.trim_matches('.'))
+        .filter(|d| !d.is_empty())
+    {
         let wanted = match node.strip_suffix(&format!(".{domain}")) {
             Some(s) => s.to_string(),
             None => format!("{}.{domain}", short(node)),
@@ -67,8 +70,14 @@ mod tests {
             match_host("cmp1", &hosts, Some("example.com")),
             Ok("cmp1.example.com")
         );
-        assert_eq!(match_host("cmp2.example.com", &hosts, Some("example.com")), Ok("cmp2"));
-        assert_eq!(match_host("cmp3", &hosts, Some("example.com")), Ok("cmp3.other.org"));
+        assert_eq!(
+            match_host("cmp2.example.com", &hosts, Some("example.com")),
+            Ok("cmp2")
+        );
+        assert_eq!(
+            match_host("cmp3", &hosts, Some("example.com")),
+            Ok("cmp3.other.org")
+        );
         assert_eq!(match_host("cmp4", &hosts, None), Ok("CMP4"));
         assert_eq!(
             match_host("cmp9", &hosts, None),

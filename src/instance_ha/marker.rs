@@ -68,7 +68,10 @@ impl fmt::Display for Marker {
             Marker::Running(e) => write!(f, "{PREFIX}evacuation running {e}"),
             Marker::Done(e) => write!(f, "{PREFIX}evacuation done {e}"),
             Marker::Failed { since, instances } => {
-                write!(f, "{PREFIX}evacuation failed {since} {instances} instance(s)")
+                write!(
+                    f,
+                    "{PREFIX}evacuation failed {since} {instances} instance(s)"
+                )
             }
             Marker::ComputeFailed(e) => write!(f, "{PREFIX}nova-compute failed {e}"),
         }
@@ -85,13 +88,20 @@ mod tests {
             Marker::Requested(1),
             Marker::Running(1_700_000_000),
             Marker::Done(2),
-            Marker::Failed { since: 3, instances: 12 },
+            Marker::Failed {
+                since: 3,
+                instances: 12,
+            },
             Marker::ComputeFailed(4),
         ] {
             assert_eq!(Marker::parse(&m.to_string()), Some(m), "{m}");
         }
         assert_eq!(
-            Marker::Failed { since: 3, instances: 1 }.to_string(),
+            Marker::Failed {
+                since: 3,
+                instances: 1
+            }
+            .to_string(),
             "ocfbox evacuation failed 3 1 instance(s)"
         );
     }
@@ -108,7 +118,11 @@ mod tests {
         ] {
             assert_eq!(Marker::parse(r), None, "{r}");
         }
-        assert!(Marker::Failed { since: 1, instances: 0 }.is_open());
+        assert!(Marker::Failed {
+            since: 1,
+            instances: 0
+        }
+        .is_open());
         assert!(!Marker::Done(1).is_open());
         assert!(!Marker::ComputeFailed(1).is_open());
     }

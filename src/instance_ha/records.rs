@@ -143,7 +143,10 @@ impl HostRecord {
     }
 
     fn render(&self) -> String {
-        let mut out = format!("{MAGIC}\nhost {}\nrequested {}\n", self.host, self.requested);
+        let mut out = format!(
+            "{MAGIC}\nhost {}\nrequested {}\n",
+            self.host, self.requested
+        );
         if let Some(n) = self.node.as_deref().filter(|n| token(n)) {
             out.push_str(&format!("node {n}\n"));
         }
@@ -155,8 +158,17 @@ impl HostRecord {
                 continue;
             }
             let target = r.target.as_deref().filter(|t| token(t)).unwrap_or("-");
-            let tried: Vec<&str> = r.tried.iter().map(String::as_str).filter(|t| token(t) && !t.contains(',')).collect();
-            let tried = if tried.is_empty() { "-".to_string() } else { tried.join(",") };
+            let tried: Vec<&str> = r
+                .tried
+                .iter()
+                .map(String::as_str)
+                .filter(|t| token(t) && !t.contains(','))
+                .collect();
+            let tried = if tried.is_empty() {
+                "-".to_string()
+            } else {
+                tried.join(",")
+            };
             out.push_str(&format!(
                 "instance {id} {} {} {} {} {} {} {target} {tried} {}\n",
                 r.outcome.word(),
@@ -238,7 +250,13 @@ impl Store {
     fn path(&self, host: &str) -> PathBuf {
         let safe: String = host
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join(format!("{safe}.host"))
     }
@@ -305,7 +323,9 @@ impl Store {
     /// Remove the whole directory (stop).
     pub fn clear(&self) -> Result<(), StoreError> {
         match std::fs::remove_dir_all(&self.dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err_remove(self.dir.clone(), e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(err_remove(self.dir.clone(), e))
+            }
             _ => Ok(()),
         }
     }
@@ -347,13 +367,17 @@ mod tests {
         assert_eq!(i.tried, vec!["spare1"]);
         assert!(i.waiting(210) && !i.waiting(215));
         rec.instances.insert("uuid-1".into(), i);
-        rec.instances.insert("uuid-2".into(), InstanceRecord::default());
+        rec.instances
+            .insert("uuid-2".into(), InstanceRecord::default());
         store.save(&rec).unwrap();
         let mut expect = rec.clone();
         expect.note = "waiting for Nova".into();
         assert_eq!(store.load("cmp1.example.com"), Some(expect.clone()));
         assert_eq!(store.all(), vec![expect]);
-        let mode = std::fs::metadata(store.path("cmp1.example.com")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(store.path("cmp1.example.com"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "record readable by others: {mode:o}");
         std::fs::write(store.dir().join("bad.host"), "garbage").unwrap();
         assert_eq!(store.all().len(), 1);

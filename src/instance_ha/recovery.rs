@@ -112,7 +112,10 @@ mod tests {
         let res = r(&["spare1", "spare2"]);
         let h = |n: &str| Target::Host(n.into());
         assert_eq!(walk(Method::Auto, &res), vec![Target::Auto]);
-        assert_eq!(walk(Method::ReservedHost, &res), vec![h("spare1"), h("spare2")]);
+        assert_eq!(
+            walk(Method::ReservedHost, &res),
+            vec![h("spare1"), h("spare2")]
+        );
         assert_eq!(
             walk(Method::AutoPriority, &res),
             vec![Target::Auto, h("spare1"), h("spare2")]
@@ -126,7 +129,10 @@ mod tests {
     #[test]
     fn no_reserved_capacity_left() {
         assert_eq!(next_target(Method::ReservedHost, &[], &[]), None);
-        assert_eq!(next_target(Method::RhPriority, &[], &[]), Some(Target::Auto));
+        assert_eq!(
+            next_target(Method::RhPriority, &[], &[]),
+            Some(Target::Auto)
+        );
         assert_eq!(Method::parse("rh_priority"), Some(Method::RhPriority));
         assert_eq!(Method::parse("random"), None);
         assert_eq!(Target::from_key(Target::Auto.key()), Target::Auto);

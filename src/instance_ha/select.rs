@@ -36,8 +36,7 @@ impl Tagging {
     /// An image counts when tagged `evacuable`, or with the property `evacuable=true` (the
     /// metadata key fence_evacuate read through the old images API).
     pub fn add_image(&mut self, id: &str, tags: &[String], properties: &BTreeMap<String, String>) {
-        if tags.iter().any(|t| t.trim() == TAG) || properties.get(TAG).is_some_and(|v| is_true(v))
-        {
+        if tags.iter().any(|t| t.trim() == TAG) || properties.get(TAG).is_some_and(|v| is_true(v)) {
             self.image_ids.insert(id.to_string());
         }
     }
@@ -91,7 +90,10 @@ mod tests {
     use super::*;
 
     fn specs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -61,7 +61,11 @@ mod tests {
 
     fn view(h: &[(String, bool)]) -> Vec<ComputeState<'_>> {
         h.iter()
-            .map(|(n, bad)| ComputeState { host: n, down: *bad, marked: false })
+            .map(|(n, bad)| ComputeState {
+                host: n,
+                down: *bad,
+                marked: false,
+            })
             .collect()
     }
 
@@ -76,7 +80,9 @@ mod tests {
         assert!(why.starts_with("3 of 4 nova-compute hosts"), "{why}");
         assert!(why.contains("cmp0, cmp1, cmp2"), "{why}");
         assert_eq!(judge(&view(&h), 1, 100), Verdict::Go);
-        assert!(matches!(judge(&view(&hosts(4, 1)), 0, 50), Verdict::Hold(w) if w.contains("nova-scheduler")));
+        assert!(
+            matches!(judge(&view(&hosts(4, 1)), 0, 50), Verdict::Hold(w) if w.contains("nova-scheduler"))
+        );
     }
 
     #[test]
@@ -84,7 +90,11 @@ mod tests {
         let h = hosts(2, 0);
         let v: Vec<ComputeState<'_>> = h
             .iter()
-            .map(|(n, _)| ComputeState { host: n, down: false, marked: true })
+            .map(|(n, _)| ComputeState {
+                host: n,
+                down: false,
+                marked: true,
+            })
             .collect();
         assert!(matches!(judge(&v, 1, 50), Verdict::Hold(_)));
     }

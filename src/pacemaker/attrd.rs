@@ -285,7 +285,10 @@ mod tests {
             vec![
                 ("cmp1".to_string(), "yes".to_string()),
                 ("cmp2".to_string(), String::new()),
-                ("cmp3.example.com".to_string(), "ctl1@1700000000".to_string()),
+                (
+                    "cmp3.example.com".to_string(),
+                    "ctl1@1700000000".to_string()
+                ),
             ]
         );
         assert!(parse_query_all("<x/>", "evacuate").is_err());
