@@ -9,8 +9,8 @@
 //! assert!(sim.requests().iter().all(|r| !r.path.contains("s3cret")));
 //! ```
 //!
-//! One simulator process per `NovaSim`, on free loopback ports (API + plain-HTTP control
-//! port), ended by PID on Drop (also on panic); it also exits by itself when the test
+//! One simulator process per `NovaSim`, on a free loopback port (control calls through a
+//! Unix socket), ended by PID on Drop (also on panic); it also exits by itself when the test
 //! process is gone. See tests/nova-sim/README.md for the state format and control API.
 #![allow(dead_code)]
 
@@ -18,7 +18,7 @@ use super::TempDir;
 use serde_json::{json, Value};
 use std::fs;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -67,6 +67,10 @@ pub struct SimConfig {
     pub service_down_time: Duration,
     pub xena_guard: bool,
     pub tls: bool,
+    /// Run the simulator in the network namespace of this host PID (e.g. a Pacemaker
+    /// node's `host_pid()`), so programs inside that node reach it on 127.0.0.1. The
+    /// control calls still work (Unix socket); `api()` does not (other namespace).
+    pub netns_of: Option<u32>,
     pub state: Value,
 }
 
@@ -91,6 +95,7 @@ impl SimConfig {
             service_down_time: Duration::from_secs(60),
             xena_guard: true,
             tls: false,
+            netns_of: None,
             state: json!({
                 "regions": ["RegionOne", "RegionTwo"],
                 "domains": [
@@ -164,6 +169,11 @@ impl SimConfig {
 
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
+        self
+    }
+
+    pub fn netns_of(mut self, pid: u32) -> Self {
+        self.netns_of = Some(pid);
         self
     }
 
@@ -358,7 +368,7 @@ impl Fault {
 pub struct NovaSim {
     child: Child,
     api_port: u16,
-    control_port: u16,
+    control: PathBuf,
     tls: bool,
     ca_file: Option<PathBuf>,
     dir: TempDir,
@@ -380,8 +390,20 @@ impl NovaSim {
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", state.display()));
         let port_file = dir.join("ports");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nova-sim/novasim.py");
-        let mut cmd = Command::new(PYTHON);
+        let control = dir.join("control.sock");
+        let mut cmd = match cfg.netns_of {
+            Some(pid) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/proc/{pid}/ns/net"))
+                    .arg("--")
+                    .arg(PYTHON);
+                c
+            }
+            None => Command::new(PYTHON),
+        };
         cmd.arg(&script)
+            .arg("--control-socket")
+            .arg(&control)
             .arg("--state")
             .arg(&state)
             .arg("--port-file")
@@ -420,15 +442,12 @@ impl NovaSim {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {PYTHON} {}: {e}", script.display()));
         let deadline = Instant::now() + Duration::from_secs(15);
-        let ports = loop {
-            if let Ok(text) = fs::read_to_string(&port_file) {
-                let p: Vec<u16> = text
-                    .split_whitespace()
-                    .filter_map(|w| w.parse().ok())
-                    .collect();
-                if p.len() == 2 {
-                    break p;
-                }
+        let port = loop {
+            if let Some(p) = fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|t| t.trim().parse::<u16>().ok())
+            {
+                break p;
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let err = fs::read_to_string(dir.join("stderr")).unwrap_or_default();
@@ -444,8 +463,8 @@ impl NovaSim {
         };
         NovaSim {
             child,
-            api_port: ports[0],
-            control_port: ports[1],
+            api_port: port,
+            control,
             tls: cfg.tls,
             ca_file,
             dir,
@@ -533,8 +552,8 @@ impl NovaSim {
 
     fn control_raw(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let data = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut s = TcpStream::connect(("127.0.0.1", self.control_port))
-            .unwrap_or_else(|e| panic!("cannot reach the nova simulator's control port: {e}"));
+        let mut s = UnixStream::connect(&self.control)
+            .unwrap_or_else(|e| panic!("cannot reach the nova simulator's control socket: {e}"));
         let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
         let req = format!(
             "{method} /_sim/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\

@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import socket
+import socketserver
 import ssl
 import sys
 import threading
@@ -1605,13 +1606,39 @@ class Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class ControlServer(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path, sim, base_url, verbose):
+        super().__init__(path, UnixHandler)
+        self.sim = sim
+        self.base_url = base_url
+        self.verbose = verbose
+
+
+class UnixHandler(Handler):
+    def address_string(self):
+        return "control"
+
+    def setup(self):
+        # no TCP_NODELAY on a Unix socket; and only the control API is served here
+        BaseHTTPRequestHandler.setup(self)
+
+    def dispatch(self, method):
+        if not self.path.startswith("/_sim"):
+            self.close_connection = True
+            self.send(404, {"error": "the control socket serves /_sim/ only"})
+            return
+        super().dispatch(method)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--state", required=True, help="initial state (JSON)")
     ap.add_argument("--port", type=int, default=0)
-    ap.add_argument("--control-port", type=int, default=0,
-                    help="plain-HTTP port serving only /_sim/ (useful with --tls-cert)")
-    ap.add_argument("--port-file", help="written with 'api_port control_port' once listening")
+    ap.add_argument("--control-socket",
+                    help="Unix socket serving the control API too (reachable from any network namespace)")
+    ap.add_argument("--port-file", help="written with the API port once listening")
     ap.add_argument("--bind", default="127.0.0.1")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
@@ -1643,13 +1670,19 @@ def main():
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(a.tls_cert, a.tls_key)
     api = Server((a.bind, a.port), sim, tls, a.verbose)
-    control = Server((a.bind, a.control_port), sim, None, a.verbose)
-    for srv in (api, control):
+    servers = [api]
+    if a.control_socket:
+        if os.path.exists(a.control_socket):
+            os.unlink(a.control_socket)
+        control = ControlServer(a.control_socket, sim, api.base_url, a.verbose)
+        os.chmod(a.control_socket, 0o600)
+        servers.append(control)
+    for srv in servers:
         threading.Thread(target=srv.serve_forever, daemon=True).start()
     if a.port_file:
         tmp = a.port_file + ".tmp"
         with open(tmp, "w") as f:
-            f.write("%d %d\n" % (api.server_address[1], control.server_address[1]))
+            f.write("%d\n" % api.server_address[1])
         os.rename(tmp, a.port_file)
     try:
         while True:
