@@ -6,6 +6,7 @@
 //! A test that lacks root or a package fails with a message saying what to install.
 
 pub mod ganesha;
+pub mod nova;
 pub mod ns;
 pub mod pacemaker;
 pub mod proc;
