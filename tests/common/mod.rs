@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod ganesha;
+pub mod nova;
 pub mod ns;
 pub mod pacemaker;
 pub mod proc;
