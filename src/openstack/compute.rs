@@ -146,17 +146,20 @@ pub struct Compute<'s> {
     pub(crate) session: &'s Session,
 }
 
+/// Everything but RFC 3986's unreserved characters is percent-encoded (uuids stay as
+/// they are).
+const ENCODE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A query string from the set values, percent-encoded.
 pub(crate) fn query(pairs: &[(&str, Option<&str>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
         .filter_map(|(k, v)| {
-            v.map(|v| {
-                format!(
-                    "{k}={}",
-                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
-                )
-            })
+            v.map(|v| format!("{k}={}", percent_encoding::utf8_percent_encode(v, ENCODE)))
         })
         .collect();
     if parts.is_empty() {
@@ -167,7 +170,7 @@ pub(crate) fn query(pairs: &[(&str, Option<&str>)]) -> String {
 }
 
 pub(crate) fn path_segment(v: &str) -> String {
-    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(v, ENCODE).to_string()
 }
 
 /// Whether a listing's `*_links` has a `next`.
