@@ -604,7 +604,7 @@ fn check_url(url: &str) -> Result<()> {
     } else {
         Err(OpenStackError::config(format!(
             "auth_url '{}' is not an http:// or https:// URL",
-            printable(&super::redact_url(url))
+            printable(&crate::http::redact_url(url))
         )))
     }
 }

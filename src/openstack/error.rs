@@ -11,6 +11,8 @@ use crate::ocf::{OcfCode, OcfError};
 pub enum ErrorKind {
     /// Our configuration is wrong or incomplete (parameters, clouds.yaml, password_file).
     Config,
+    /// The ca_file is missing or unusable on this node.
+    CaFile,
     /// 401: wrong credentials, or a token Keystone no longer accepts.
     Auth,
     /// 403: the credentials lack the admin role.
@@ -48,8 +50,12 @@ pub enum OpenStackError {
         status: u16,
         detail: String,
     },
-    #[error("{request} got no answer within the operation's time budget ({budget_ms} ms left when it was sent)")]
-    Timeout { request: String, budget_ms: u128 },
+    /// The operation's deadline passed first.
+    #[error("{request} failed: no answer within the operation's time budget ({detail})")]
+    Timeout { request: String, detail: String },
+    /// The ca_file cannot be used on this node.
+    #[error("{0}")]
+    CaFile(String),
     #[error("{request} failed: cannot connect: {detail}")]
     Connect { request: String, detail: String },
     #[error("{request} failed: TLS: {detail}")]
@@ -89,6 +95,7 @@ impl OpenStackError {
                 _ => ErrorKind::Status,
             },
             OpenStackError::Timeout { .. } => ErrorKind::Timeout,
+            OpenStackError::CaFile(_) => ErrorKind::CaFile,
             OpenStackError::Connect { .. } => ErrorKind::Connect,
             OpenStackError::Tls { .. } => ErrorKind::Tls,
             OpenStackError::Malformed { .. } => ErrorKind::Malformed,
@@ -114,6 +121,8 @@ impl OpenStackError {
         match self.kind() {
             ErrorKind::Config | ErrorKind::NoEndpoint => OcfCode::ErrConfigured,
             ErrorKind::Forbidden => OcfCode::ErrPerm,
+            // Another node may have the file.
+            ErrorKind::CaFile => OcfCode::ErrInstalled,
             _ => OcfCode::ErrGeneric,
         }
     }
@@ -125,6 +134,7 @@ impl From<OpenStackError> for OcfError {
         match e.ocf_code() {
             OcfCode::ErrConfigured => OcfError::Configured(msg),
             OcfCode::ErrPerm => OcfError::Perm(msg),
+            OcfCode::ErrInstalled => OcfError::NotInstalled(msg),
             _ => OcfError::Generic(msg),
         }
     }

@@ -2,9 +2,6 @@
 //! discovery of an unversioned auth_url, and the service catalog with endpoint selection by
 //! service type, interface and region.
 
-// Skeleton step: the session wires these in next.
-#![allow(dead_code)]
-
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -104,8 +101,6 @@ pub(crate) struct TokenResponse {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct TokenBody {
-    #[serde(default)]
-    pub expires_at: Option<String>,
     #[serde(default)]
     pub catalog: Vec<CatalogEntry>,
 }

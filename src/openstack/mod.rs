@@ -36,33 +36,3 @@ pub use microversion::Microversion;
 pub use parallel::parallel;
 pub use secret::Secret;
 pub use session::Session;
-
-/// A URL fit for a message: no userinfo, no query (neither belongs in a log line).
-pub(crate) fn redact_url(url: &str) -> String {
-    let no_query = url.split(['?', '#']).next().unwrap_or("");
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let host = authority.rsplit('@').next().unwrap_or(authority);
-            format!("{scheme}://{host}{path}")
-        }
-        None => no_query.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_lose_credentials_and_query() {
-        assert_eq!(
-            redact_url("https://u:pw@keystone:5000/v3/auth?nocatalog"),
-            "https://keystone:5000/v3/auth"
-        );
-        assert_eq!(redact_url("http://h"), "http://h");
-    }
-}
