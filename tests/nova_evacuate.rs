@@ -697,7 +697,7 @@ fn reserved_host_methods_and_no_reserved_capacity_left() {
     assert_eq!(destinations(&rig, "compute-0"), ["spare-0"]);
 
     // rh_priority with the reserved host itself down → auto
-    let rig = fenced_rig(spares(sim_with(2).servers_on("compute-0", 1), 1));
+    let rig = fenced_rig(spares(sim_with(4).servers_on("compute-0", 1), 1));
     rig.sim
         .set_service("spare-0", "nova-compute", json!({"alive": false}));
     let p = [
@@ -705,10 +705,11 @@ fn reserved_host_methods_and_no_reserved_capacity_left() {
         ("reserved_hosts", "spare-0"),
     ];
     assert_code(&rig.monitor(&p), 0, "rh_priority");
-    assert_eq!(destinations(&rig, "compute-0"), ["compute-1"]);
+    let d = destinations(&rig, "compute-0");
+    assert!(d.len() == 1 && d[0].starts_with("compute-"), "{d:?}");
 
     // reserved_host with no usable reserved host: DEGRADED, nothing evacuated, request kept
-    let rig = fenced_rig(spares(sim_with(2).servers_on("compute-0", 1), 1));
+    let rig = fenced_rig(spares(sim_with(4).servers_on("compute-0", 1), 1));
     rig.sim
         .set_service("spare-0", "nova-compute", json!({"alive": false}));
     let p = [

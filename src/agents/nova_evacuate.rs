@@ -570,10 +570,21 @@ impl Monitor<'_> {
                                 reset_first,
                             }),
                             None => {
-                                r.fail(now, "no reserved capacity left");
+                                let why = if self.cfg.method.uses_reserved() {
+                                    "no reserved capacity left"
+                                } else {
+                                    "no destination left to try"
+                                };
+                                r.fail(now, why);
                                 r.tried.clear();
                             }
                         }
+                    }
+                    Step::Failed(why) => {
+                        after_failure(r, self.cfg.method, &reserved, now, &why);
+                        log::warn!("{}: evacuation of {id} failed: {why}", work.host);
+                        // straight on to the next destination, in this monitor
+                        moving |= r.next_try <= now;
                     }
                     Step::Stuck(why) => {
                         r.fail(now, &why);
@@ -933,6 +944,8 @@ enum Step {
     /// Failed, backing off.
     Wait,
     Done,
+    /// The last attempt failed (its migration ended in error, or never appeared).
+    Failed(String),
     /// Nova refuses it even after a reset.
     Stuck(String),
 }
@@ -966,19 +979,16 @@ fn decide(
                 let m = latest
                     .map(|m| format!("migration {} ended {}", m.id, m.status))
                     .unwrap_or_default();
-                r.fail(now, &m);
-                return Step::Wait;
+                return Step::Failed(m);
             }
             _ if server.is_none() => {
                 r.outcome = Outcome::Done;
                 return Step::Done;
             }
             _ if now.saturating_sub(r.accepted_at) > NO_MIGRATION_AFTER_S => {
-                r.fail(
-                    now,
-                    "Nova accepted the evacuation but no migration record appeared",
+                return Step::Failed(
+                    "Nova accepted the evacuation but no migration record appeared".to_string(),
                 );
-                return Step::Wait;
             }
             _ => return Step::InFlight,
         },
@@ -1133,13 +1143,16 @@ mod tests {
         let mut r = InstanceRecord {
             outcome: Outcome::Accepted,
             accepted_at: 5,
+            target: Some(Target::Auto.key().to_string()),
             ..Default::default()
         };
         assert_eq!(
             decide(Some(&s), Some(&migration("error", "a", "1")), &mut r, 10),
-            Step::Wait
+            Step::Failed("migration 1 ended error".into())
         );
+        after_failure(&mut r, Method::Auto, &[], 10, "migration 1 ended error");
         assert_eq!(r.outcome, Outcome::Failed);
+        assert!(r.tried.is_empty(), "auto again after the back-off");
         assert_eq!(r.next_try, 10 + backoff_s(1));
         assert_eq!(decide(Some(&s), None, &mut r, 11), Step::Wait);
         assert_eq!(
