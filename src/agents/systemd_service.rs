@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
-use crate::ocf::params::printable;
-use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec, Params};
+use crate::ocf::metadata::xml_escape;
+use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
 use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
@@ -44,7 +44,20 @@ const SYSTEMD_CALL: Duration = Duration::from_secs(15);
 /// `ocf:ocfbox:SystemdService`.
 pub struct SystemdService;
 
-impl Agent for SystemdService {
+crate::ocf_actions! {
+    /// SystemdService's and every preset's actions.
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor",
+        Reload = "reload",
+        ValidateAll = "validate-all",
+    }
+}
+
+impl OcfAgent for SystemdService {
+    type Action = Action;
+
     fn name(&self) -> &str {
         "SystemdService"
     }
@@ -57,12 +70,14 @@ impl Agent for SystemdService {
         Cow::Borrowed(SPECS)
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        run(ctx, None)
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(action, ctx, None)
     }
 }
 
-impl Agent for Preset {
+impl OcfAgent for Preset {
+    type Action = Action;
+
     fn name(&self) -> &str {
         self.name
     }
@@ -75,27 +90,30 @@ impl Agent for Preset {
         Cow::Owned(preset_specs())
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        run(ctx, Some(self))
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(action, ctx, Some(self))
     }
 }
 
-fn run(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<OcfCode> {
+pub(crate) fn run(
+    action: Action,
+    ctx: &Context<'_>,
+    preset: Option<&Preset>,
+) -> OcfResult<OcfCode> {
     // Parameters first: hostile input is refused before anything is touched.
     let cfg = Config::read(ctx, preset)?;
     let sd = Systemd::from_env(ctx.env)?;
     // A monitor is usually one question to systemd; the other actions ask several.
-    let sd = match ctx.action {
-        "monitor" | "status" => sd,
+    let sd = match action {
+        Action::Monitor => sd,
         _ => sd.keep_connection(),
     };
-    match ctx.action {
-        "start" => start(ctx, &sd, &cfg),
-        "stop" => stop(ctx, &sd, &cfg),
-        "monitor" | "status" => monitor(ctx, &sd, &cfg),
-        "reload" => reload(ctx, &sd, &cfg),
-        "validate-all" => validate(ctx, &sd, &cfg),
-        other => Err(OcfError::Unimplemented(format!("action {other}"))),
+    match action {
+        Action::Start => start(ctx, &sd, &cfg),
+        Action::Stop => stop(ctx, &sd, &cfg),
+        Action::Monitor => monitor(ctx, &sd, &cfg),
+        Action::Reload => reload(ctx, &sd, &cfg),
+        Action::ValidateAll => validate(ctx, &sd, &cfg),
     }
 }
 
@@ -145,14 +163,8 @@ impl Config {
     /// How deep this operation checks: OCF_CHECK_LEVEL when Pacemaker passes it; else a
     /// probe looks at the unit only and everything else uses `check_level`.
     fn depth(&self, ctx: &Context<'_>) -> u32 {
-        match ctx.env.var("OCF_CHECK_LEVEL") {
-            Some(v) => v.trim().parse().unwrap_or_else(|_| {
-                log::warn!(
-                    "OCF_CHECK_LEVEL '{}' is not a number; checking the unit state only",
-                    printable(v)
-                );
-                0
-            }),
+        match ctx.env.check_level_given() {
+            Some(level) => level,
             None if ctx.is_probe() => 0,
             None => self.check_level,
         }
@@ -555,13 +567,6 @@ fn preset_specs() -> Vec<ParamSpec> {
         .collect()
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 fn describe_preset_check(check: &PresetCheck) -> String {
     match check {
         PresetCheck::UnitOnly => {
@@ -635,10 +640,14 @@ mod tests {
     use crate::agents::presets::PRESETS;
     use crate::ocf::OcfEnv;
 
-    fn ctx_run(agent: &dyn Agent, action: &str, pairs: &[(&str, &str)]) -> OcfResult<OcfCode> {
+    fn ctx_run(
+        agent: &dyn crate::ocf::Agent,
+        action: &str,
+        pairs: &[(&str, &str)],
+    ) -> OcfResult<OcfCode> {
         let env = OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let ctx = Context::new(agent.name(), action, &env);
-        agent.run(&ctx)
+        agent.run_named(&ctx)
     }
 
     #[test]
