@@ -6,6 +6,7 @@ mod common;
 
 mod dispatch;
 mod examples;
+mod fence_nova;
 mod ganesha_agents;
 mod ganesha_cluster;
 mod ganesha_pacemaker;

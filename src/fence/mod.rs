@@ -576,6 +576,7 @@ pub fn run(agent: &dyn FenceAgent, args: &[String], stdin: impl Read) -> i32 {
     } else {
         FenceOptions::from_args(args, &params)
     };
+    let mut logging = false;
     let result = opts.and_then(|o| {
         if o.flag("version") {
             write_stdout(&format!("{} {}\n", agent.name(), env!("CARGO_PKG_VERSION")));
@@ -595,6 +596,7 @@ pub fn run(agent: &dyn FenceAgent, args: &[String], stdin: impl Read) -> i32 {
         }
         if !o.flag("quiet") {
             init_logging(agent.name(), &o);
+            logging = true;
         }
         for k in o.unknown() {
             log::warn!("ignoring unknown option '{k}'");
@@ -610,8 +612,12 @@ pub fn run(agent: &dyn FenceAgent, args: &[String], stdin: impl Read) -> i32 {
     match result {
         Ok(code) => code as i32,
         Err(e) => {
-            log::error!("{e}");
-            write_stderr(&format!("{}: {e}\n", agent.name()));
+            // Logged once: the logger's sink is stderr, which the fencer records.
+            if logging {
+                log::error!("{e}");
+            } else {
+                write_stderr(&format!("{}: {e}\n", agent.name()));
+            }
             FenceCode::Failed as i32
         }
     }
