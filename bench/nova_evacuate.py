@@ -142,7 +142,8 @@ def main():
             # fence-agents 4.12 calls inspect.getargspec, gone in Python 3.11
             f.write("import inspect\nif not hasattr(inspect, 'getargspec'):\n"
                     "    inspect.getargspec = inspect.getfullargspec\n")
-        rsctmp = os.path.join(work, "rsctmp")
+        # HA_RSCTMP is a tmpfs (/run/resource-agents) in production: so here
+        rsctmp = tempfile.mkdtemp(prefix="ocfbox-bench-rsctmp.", dir="/dev/shm")
         base_env = {"PATH": f"{stub_bin}:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
                     "HOME": work, "BENCH_ATTRD_DIR": attrd_dir}
         ocf_env = dict(base_env, OCF_ROOT="/usr/lib/ocf", HA_RSCTMP=rsctmp, HA_LOGFACILITY="none",
@@ -195,7 +196,9 @@ def main():
             first_evac = min(q["time"] for q in reqs if q["method"] == "POST" and q["path"].endswith("/action"))
             starts = sorted(q["time"] for q in reqs if q["time"] < first_evac)
             if os.environ.get("BENCH_DEBUG"):
-                for q in sorted(reqs, key=lambda q: q["time"])[:40]:
+                posts = sorted(q["time"] - t0 for q in reqs if q["method"] == "POST" and q["path"].endswith("/action"))
+                print("posts", len(posts), round(posts[0], 3), round(posts[-1], 3), file=sys.stderr)
+                for q in sorted(reqs, key=lambda q: q["time"])[:20]:
                     print(round(q["time"] - t0, 3), q["method"], q["path"], q.get("query"), file=sys.stderr)
             waves, last = 0, None
             for s in starts:
@@ -240,7 +243,7 @@ def main():
             os.unlink(spawner)
         sim.kill()
         sim.wait()
-        subprocess.run(["rm", "-rf", work])
+        subprocess.run(["rm", "-rf", work, rsctmp])
 
     med = {k: {m: statistics.median(v[m]) for m in ("acc", "done", "rss")} for k, v in res.items()}
     fixed = statistics.median(res["ocfbox"]["fixed"])

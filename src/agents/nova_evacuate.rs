@@ -242,7 +242,7 @@ fn monitor(ctx: &Context<'_>, cfg: &Config, store: &Store) -> OcfResult<OcfCode>
         images: BTreeMap::new(),
         marked: BTreeMap::new(),
     };
-    let mut pause = Backoff::growing(Duration::from_millis(250), Duration::from_secs(1), 3, 2);
+    let mut pause = Backoff::growing(Duration::from_millis(250), Duration::from_millis(500), 3, 2);
     loop {
         let outcome = match m.round() {
             Ok(o) => o,
@@ -513,9 +513,9 @@ impl Monitor<'_> {
         // the flavors
         let nova = self.nova;
         let me = self.me.clone();
-        let outs = parallel(tasks, self.cfg.concurrency.max(4), |t| {
-            run_task(nova, &me, t, now, &dl)
-        });
+        // a handful per host: all at once, the concurrency bound is for the evacuations
+        let wave = tasks.len();
+        let outs = parallel(tasks, wave, |t| run_task(nova, &me, t, now, &dl));
         let mut servers_of: BTreeMap<String, Vec<Server>> = BTreeMap::new();
         let mut migrations_of: BTreeMap<String, Vec<Migration>> = BTreeMap::new();
         for out in outs {
@@ -676,7 +676,8 @@ impl Monitor<'_> {
             moving = true;
         }
 
-        // 6. progress per host
+        // 6. progress per host; the finished ones are closed together at the end
+        let mut finished = Vec::new();
         for (work, foreign_active) in per_host {
             let Some(rec) = self.store.load(&work.host) else {
                 continue;
@@ -694,7 +695,7 @@ impl Monitor<'_> {
                 done == total && foreign_active == 0
             };
             if complete {
-                self.finish(&work, &rec, &dl, &mut trouble);
+                finished.push((work, rec.instances.len()));
                 continue;
             }
             if accepted > 0 || foreign_active > 0 {
@@ -733,6 +734,23 @@ impl Monitor<'_> {
                     "{}: {failed} of {total} instance(s) failed to evacuate, {done} done, {accepted} in progress; next retry in {next} s (last error: {last})",
                     work.host
                 ));
+            }
+        }
+        let nova = self.nova;
+        let closed = parallel(finished, self.cfg.concurrency, |(work, n)| {
+            let r = finish(nova, &work, &dl);
+            (work, n, r)
+        });
+        for (work, n, r) in closed {
+            match r {
+                Ok(()) => {
+                    self.marked.remove(&work.key);
+                    log::info!("{}: evacuation complete ({n} instance(s))", work.host);
+                    if let Err(e) = self.store.remove(&work.host) {
+                        log::warn!("{e}");
+                    }
+                }
+                Err(e) => trouble.push(format!("{}: evacuated, but {e}", work.host)),
             }
         }
         Ok(RoundOutcome { moving, trouble })
@@ -856,36 +874,17 @@ impl Monitor<'_> {
             }
         }
     }
+}
 
-    /// Every selected instance is evacuated: the marker says done, then the attribute `no`
-    /// (in that order: a crash between them leaves our own mark, which the next monitor
-    /// resumes and finishes at once).
-    fn finish(&mut self, work: &Work, rec: &HostRecord, dl: &Deadline, trouble: &mut Vec<String>) {
-        let done = Marker::Done(work.epoch).to_string();
-        if let Err(e) = self.nova.disable(&work.service, &done, dl) {
-            trouble.push(format!(
-                "{}: evacuated, but cannot record it in Nova: {e}",
-                work.host
-            ));
-            return;
-        }
-        if let Err(e) = attrd::update_private(attribute::NAME, attribute::DONE, &work.key, dl) {
-            trouble.push(format!(
-                "{}: evacuated, but cannot set its evacuate attribute to no: {e}",
-                work.host
-            ));
-            return;
-        }
-        self.marked.remove(&work.key);
-        log::info!(
-            "{}: evacuation complete ({} instance(s))",
-            work.host,
-            rec.instances.len()
-        );
-        if let Err(e) = self.store.remove(&work.host) {
-            log::warn!("{e}");
-        }
-    }
+/// Every selected instance of a host is evacuated: the marker says done, then the attribute
+/// `no` (in that order: a crash between them leaves our own mark, which the next monitor
+/// resumes and finishes at once).
+fn finish(nova: Compute<'_>, work: &Work, dl: &Deadline) -> Result<(), String> {
+    let done = Marker::Done(work.epoch).to_string();
+    nova.disable(&work.service, &done, dl)
+        .map_err(|e| format!("cannot record it in Nova: {e}"))?;
+    attrd::update_private(attribute::NAME, attribute::DONE, &work.key, dl)
+        .map_err(|e| format!("cannot set its evacuate attribute to no: {e}"))
 }
 
 /// One request of a round's parallel wave.
