@@ -9,9 +9,15 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common;
+use common::execd::AgentEnv;
 use common::nova::*;
 use common::pacemaker::{Cluster, ClusterOptions};
-use common::{execd_env, output_text, TempDir};
+use common::{output_text, TempDir};
+
+/// The environment pacemaker-execd gives an agent, on a cleared `cmd`.
+fn execd_env<'a>(cmd: &'a mut Command, logfile: &std::path::Path) -> &'a mut Command {
+    AgentEnv::execd(logfile).apply(cmd)
+}
 
 const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
 

@@ -18,6 +18,7 @@ mod nova_evacuate;
 mod nova_sim;
 mod openstack_client;
 mod sandbox_pacemaker;
+mod sandbox_remote;
 mod sandbox_systemd;
 mod systemd_service;
 

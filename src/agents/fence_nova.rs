@@ -11,7 +11,7 @@
 //!       is kept. Evacuating is NovaEvacuate's job: nothing here rebuilds instances, so the
 //!       fencing operation is held for one Keystone and three Nova requests.
 //!   on (unfencing, when the node rejoins) — waits within `power_timeout` until the host's
-//!       evacuation is over (instance_ha::gate), then clears forced_down and enables the
+//!       evacuation is over (instance_ha::readmit), then clears forced_down and enables the
 //!       service if the reason is ours. Never succeeds without Nova's answer. When Nova's
 //!       force-up guard (Xena+) refuses, it says so and leaves forced_down to NovaCompute's
 //!       start, which clears it once nova-compute has run there.
@@ -26,12 +26,11 @@ use crate::fence::{
     common_params, metadata_xml, ActionSpec, Content, FenceAction, FenceAgent, FenceCode,
     FenceError, FenceOptions, FenceParam,
 };
-use crate::instance_ha::attribute::{self, Value};
+use crate::instance_ha::attribute;
 use crate::instance_ha::fencing::{self, FencingError, Marked};
-use crate::instance_ha::gate::{evacuation_gate, Gate};
 use crate::instance_ha::hosts::MatchError;
-use crate::instance_ha::marker::Marker;
 use crate::instance_ha::now_epoch;
+use crate::instance_ha::readmit::{self, DisabledBy};
 use crate::ocf::params::printable;
 use crate::ocf::{process, Backoff, Deadline};
 use crate::openstack::{
@@ -412,16 +411,16 @@ fn on(cfg: &Config, node: &str) -> Result<FenceCode, FenceError> {
         let svc =
             fencing::service_of(&compute, node, cfg.domain.as_deref(), &dl).map_err(failed)?;
         let attr = match attrd::query(attribute::NAME, node, &dl) {
-            Ok(v) => Value::parse(v.as_deref()),
+            Ok(v) => v,
             Err(e) => {
                 if !attr_warned {
                     log::warn!("{e}: judging by Nova alone");
                     attr_warned = true;
                 }
-                Value::Empty
+                None
             }
         };
-        let migrations = compute
+        let migrations: Vec<(String, String)> = compute
             .migrations(
                 &MigrationFilter {
                     source_compute: Some(svc.host.clone()),
@@ -430,30 +429,35 @@ fn on(cfg: &Config, node: &str) -> Result<FenceCode, FenceError> {
                 },
                 &dl,
             )
-            .map_err(failed)?;
-        let marker = svc.disabled_reason.as_deref().and_then(Marker::parse);
-        match evacuation_gate(&attr, marker, &migrations, now_epoch()) {
-            Gate::Over => break svc,
-            Gate::Waiting(why) => {
-                let wait = pause.advance();
-                if dl.remaining() <= wait {
-                    return Err(FenceError::Failed(format!(
-                        "{}: not unfenced, its evacuation is not over within power_timeout \
-                         ({} s): {why}",
-                        svc.host,
-                        cfg.budget.as_secs()
-                    )));
-                }
-                log::debug!("{}: waiting: {why}", svc.host);
-                std::thread::sleep(wait);
-            }
+            .map_err(failed)?
+            .into_iter()
+            .map(|m| (m.instance_uuid, m.status))
+            .collect();
+        let blockers = readmit::blockers(
+            &[(node.to_string(), attr)],
+            svc.disabled_reason.as_deref(),
+            &migrations,
+        );
+        if blockers.is_empty() {
+            break svc;
         }
+        let why = readmit::describe(&blockers);
+        let wait = pause.advance();
+        if dl.remaining() <= wait {
+            return Err(FenceError::Failed(format!(
+                "{}: not unfenced, its evacuation is not over within power_timeout ({} s): {why}",
+                svc.host,
+                cfg.budget.as_secs()
+            )));
+        }
+        log::debug!("{}: waiting: {why}", svc.host);
+        std::thread::sleep(wait);
     };
-    readmit(&compute, &svc, &dl)
+    readmit_service(&compute, &svc, &dl)
 }
 
-/// Clear forced_down, then enable when the reason is ours (an operator's is left alone).
-fn readmit(
+/// Clear forced_down, then enable unless an operator disabled it.
+fn readmit_service(
     compute: &Compute<'_>,
     svc: &crate::openstack::Service,
     dl: &Deadline,
@@ -473,11 +477,11 @@ fn readmit(
             Err(e) => return Err(failed(e)),
         }
     }
-    let ours = svc
-        .disabled_reason
-        .as_deref()
-        .and_then(Marker::parse)
-        .is_some();
+    // Ours, or fence_compute's (forced down, no reason); never an operator's.
+    let ours = !matches!(
+        readmit::disabled_by(svc.disabled_reason.as_deref(), svc.forced_down),
+        DisabledBy::Operator(_)
+    );
     if svc.status == ServiceStatus::Disabled {
         if ours {
             compute.enable(svc, dl).map_err(failed)?;

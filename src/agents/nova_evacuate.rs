@@ -45,6 +45,16 @@ use crate::pacemaker::attrd;
 
 pub struct NovaEvacuate;
 
+crate::ocf_actions! {
+    /// The old agent's actions (no `status`).
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor",
+        ValidateAll = "validate-all",
+    }
+}
+
 const SPECS: &[ParamSpec] = &[
     ParamSpec::string("auth_url"),
     ParamSpec::string("username"),
@@ -81,15 +91,6 @@ const FINISH_RESERVE: Duration = Duration::from_secs(5);
 /// An accepted evacuation whose migration record never shows up has failed.
 const NO_MIGRATION_AFTER_S: u64 = 120;
 
-crate::ocf_actions! {
-    pub enum Action {
-        Start = "start",
-        Stop = "stop",
-        Monitor = "monitor",
-        ValidateAll = "validate-all",
-    }
-}
-
 impl OcfAgent for NovaEvacuate {
     type Action = Action;
 
@@ -111,9 +112,7 @@ impl OcfAgent for NovaEvacuate {
         match action {
             Action::Start => {
                 Config::read(ctx)?;
-                let mut v = BTreeMap::new();
-                v.insert("started".to_string(), now_epoch().to_string());
-                state.write(&v)?;
+                state.mark_started()?;
                 Ok(OcfCode::Success)
             }
             Action::Stop => {
@@ -127,12 +126,7 @@ impl OcfAgent for NovaEvacuate {
                 Ok(OcfCode::Success)
             }
             Action::Monitor => {
-                if state.read()?.is_none() {
-                    return Err(OcfError::NotRunning(format!(
-                        "not started on this node (no {})",
-                        state.path().display()
-                    )));
-                }
+                state.require_started()?;
                 let cfg = Config::read(ctx)?;
                 monitor(ctx, &cfg, &store)
             }
@@ -356,6 +350,7 @@ impl Monitor<'_> {
         let mut requests: BTreeMap<String, (String, Value)> = BTreeMap::new();
         let mut busy = BTreeSet::new();
         let mut cancelled = BTreeSet::new();
+        let mut unknown = BTreeSet::new();
         for (node, raw) in &attrs {
             let value = Value::parse(Some(raw));
             let request = attribute::classify(&value, &self.me, now);
@@ -366,7 +361,7 @@ impl Monitor<'_> {
                 Ok(h) => h.to_string(),
                 Err(e) => {
                     if request == Request::Evacuate {
-                        self.note_unknown(node, &e.to_string(), now);
+                        unknown.insert(self.note_unknown(node, &e.to_string(), now));
                     }
                     continue;
                 }
@@ -413,7 +408,10 @@ impl Monitor<'_> {
         }
         // Records of hosts nobody asks for any more are old news.
         for rec in self.store.all() {
-            if !requests.contains_key(&rec.host) && !busy.contains(&rec.host) {
+            if !requests.contains_key(&rec.host)
+                && !busy.contains(&rec.host)
+                && !unknown.contains(&rec.host)
+            {
                 if let Err(e) = self.store.remove(&rec.host) {
                     log::warn!("{e}");
                 }
@@ -779,13 +777,14 @@ impl Monitor<'_> {
 
     /// A node Nova does not know: logged once (kept in a record under the node's name);
     /// the attribute stays, as the old agent left it.
-    fn note_unknown(&self, node: &str, why: &str, now: u64) {
+    fn note_unknown(&self, node: &str, why: &str, now: u64) -> String {
         let key = format!("unknown-node.{node}");
         let mut rec = self
             .store
             .load(&key)
             .unwrap_or_else(|| HostRecord::new(&key, Some(node), now));
         self.note(&mut rec, &format!("{why}; the request stays"));
+        key
     }
 
     /// Is our `<uname>@<epoch>` on the host's attribute due (again)? Rewritten well before

@@ -7,9 +7,10 @@
 
 pub mod attribute;
 pub mod fencing;
-pub mod gate;
 pub mod hosts;
 pub mod marker;
+pub mod novaconf;
+pub mod readmit;
 pub mod records;
 pub mod recovery;
 pub mod select;

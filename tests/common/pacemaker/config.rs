@@ -44,6 +44,21 @@ pub(super) fn write_node_files(
     }
     w("pacemakerd.env", &env_file)?;
 
+    // fence agents for pacemaker-fenced: pcmk-node.sh overlays these on /usr/sbin
+    let sbin = node.dir.join("sbin-extra");
+    fs::create_dir(&sbin).map_err(|e| format!("cannot create {}: {e}", sbin.display()))?;
+    let power = super::super::sandbox_script("fence_ocfbox_power");
+    for (name, target) in std::iter::once(("fence_ocfbox_power".to_string(), power))
+        .chain(opts.fence_agents.iter().cloned())
+    {
+        assert!(
+            name.starts_with("fence_") && !name.contains('/'),
+            "bad fence agent name {name:?}"
+        );
+        std::os::unix::fs::symlink(&target, sbin.join(&name))
+            .map_err(|e| format!("cannot link {name} -> {}: {e}", target.display()))?;
+    }
+
     let mut providers = String::new();
     for (provider, dir) in &opts.ocf_provider_dirs {
         let dir = dir
