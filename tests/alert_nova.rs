@@ -35,8 +35,7 @@ impl Rig {
             nodes: 2,
             ..Default::default()
         });
-        let pid = c.node(0).host_pid().expect("node runs");
-        let addr = c.node(0).addr().to_string();
+        let (pid, addr) = c.service_endpoint().unwrap_or_else(|e| panic!("{e}"));
         let sim = NovaSim::start(cfg.netns_of(pid).bind(&addr));
         // What the README asks of an operator: a password file hacluster alone reads.
         let pwfile = tmp.join("nova-password");
@@ -77,24 +76,29 @@ impl Rig {
         let a = self.sim.admin();
         let node = self.c.node(i);
         let mut cmd = node.command("setpriv");
-        cmd.args(["--reuid=hacluster", "--regid=haclient", "--init-groups", "--"])
-            .arg(&self.bin)
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("HA_LOGFILE", node.dir().join("alert.log"))
-            .env("PCMK_service", "pacemaker-execd")
-            .env("CRM_alert_version", "2.1.5")
-            .env("CRM_alert_recipient", "")
-            .env("auth_url", &a.auth_url)
-            .env("username", &a.username)
-            .env("password_file", &self.pwfile)
-            .env("project_name", &a.project_name)
-            .env("endpoint_type", "publicURL")
-            .env("backup_delay", "2")
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "--reuid=hacluster",
+            "--regid=haclient",
+            "--init-groups",
+            "--",
+        ])
+        .arg(&self.bin)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HA_LOGFILE", node.dir().join("alert.log"))
+        .env("PCMK_service", "pacemaker-execd")
+        .env("CRM_alert_version", "2.1.5")
+        .env("CRM_alert_recipient", "")
+        .env("auth_url", &a.auth_url)
+        .env("username", &a.username)
+        .env("password_file", &self.pwfile)
+        .env("project_name", &a.project_name)
+        .env("endpoint_type", "publicURL")
+        .env("backup_delay", "2")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         for (k, v) in event {
             cmd.env(format!("CRM_alert_{k}"), v);
             cmd.env(format!("CRM_notify_{k}"), v);
@@ -207,7 +211,9 @@ fn a_fencing_is_told_to_nova_once_although_every_node_runs_the_alert() {
     let svc = rig.svc("compute-1");
     assert_eq!(svc["forced_down"], true, "{svc}");
     assert_eq!(svc["status"], "disabled", "{svc}");
-    assert!(rig.reason("compute-1").starts_with("ocfbox evacuation requested "));
+    assert!(rig
+        .reason("compute-1")
+        .starts_with("ocfbox evacuation requested "));
     assert_eq!(rig.writes("compute-1"), 1, "one write for one fencing");
     assert_eq!(rig.attr("compute-1").as_deref(), Some("yes"));
 
@@ -234,7 +240,9 @@ fn the_other_node_acts_when_the_dc_does_not_or_was_the_fenced_one() {
     // The DC's run never happened (it left the cluster meanwhile): the backup does it.
     let ev = fencing("compute-1", "off", "0");
     assert_ok(&rig.alert(other, &pairs(&ev), &[]), "backup");
-    assert!(rig.reason("compute-1").starts_with("ocfbox evacuation requested "));
+    assert!(rig
+        .reason("compute-1")
+        .starts_with("ocfbox evacuation requested "));
     assert_eq!(rig.writes("compute-1"), 1);
 
     // The fenced node is the DC itself (a hyperconverged controller): the other acts.
@@ -243,7 +251,8 @@ fn the_other_node_acts_when_the_dc_does_not_or_was_the_fenced_one() {
     let o = rig.alert(other, &pairs(&ev), &[("backup_delay", "600")]);
     assert_ok(&o, "the DC fenced");
     assert!(
-        rig.reason(&dc_name).starts_with("ocfbox evacuation requested "),
+        rig.reason(&dc_name)
+            .starts_with("ocfbox evacuation requested "),
         "ranked first at once (a 600 s backup delay would have blown the budget)"
     );
 }
@@ -260,7 +269,11 @@ fn an_unfinished_run_leaves_a_note_the_next_run_completes() {
     let ev = fencing("compute-1", "off", "0");
     let o = rig.alert(dc, &pairs(&ev), &[("budget", "3")]);
     assert_eq!(o.status.code(), Some(1), "{}", output_text(&o));
-    assert!(output_text(&o).contains("next alert run"), "{}", output_text(&o));
+    assert!(
+        output_text(&o).contains("next alert run"),
+        "{}",
+        output_text(&o)
+    );
     let notes = rig
         .c
         .node(dc)
@@ -272,7 +285,9 @@ fn an_unfinished_run_leaves_a_note_the_next_run_completes() {
     rig.sim.clear_faults();
     let node_event = [("kind", "node"), ("node", "compute-2"), ("desc", "member")];
     assert_ok(&rig.alert(dc, &node_event, &[]), "next alert");
-    assert!(rig.reason("compute-1").starts_with("ocfbox evacuation requested "));
+    assert!(rig
+        .reason("compute-1")
+        .starts_with("ocfbox evacuation requested "));
     let notes = rig
         .c
         .node(dc)
@@ -311,7 +326,9 @@ fn nova_compute_failed_for_good_disables_and_running_again_enables_only_our_reas
         "start failed",
     );
     assert_eq!(rig.svc("compute-2")["status"], "disabled");
-    assert!(rig.reason("compute-2").starts_with("ocfbox nova-compute failed "));
+    assert!(rig
+        .reason("compute-2")
+        .starts_with("ocfbox nova-compute failed "));
     // A cancelled monitor is no news.
     assert_ok(
         &rig.alert(dc, &pairs(&resource("compute-2", "monitor", "7", "1")), &[]),
@@ -337,6 +354,10 @@ fn nova_compute_failed_for_good_disables_and_running_again_enables_only_our_reas
             &rig.alert(dc, &pairs(&resource("compute-1", task, rc, "0")), &[]),
             task,
         );
-        assert_eq!(rig.reason("compute-1"), marker, "the evacuation marker stays");
+        assert_eq!(
+            rig.reason("compute-1"),
+            marker,
+            "the evacuation marker stays"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod alert_nova;
 mod dispatch;
 mod examples;
 mod fence_nova;
