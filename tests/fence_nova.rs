@@ -453,3 +453,74 @@ fn metadata_validates_against_fence_agents_schema() {
     let o = child.wait_with_output().expect("wait");
     assert_eq!(o.stdout, out.stdout);
 }
+
+#[test]
+fn the_fencers_own_tools_read_its_metadata_and_run_it_as_a_device() {
+    let tmp = TempDir::new("fence-nova-fencer");
+    let c = Cluster::start(ClusterOptions {
+        fence_agents: vec![("fence_nova".into(), common::ocfbox_bin())],
+        ..Default::default()
+    });
+    let installed = c
+        .node(0)
+        .exec_ok(&["stonith_admin", "--list-installed"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        installed.lines().any(|l| l.trim() == "fence_nova"),
+        "--list-installed: {installed}"
+    );
+    let meta = c
+        .node(0)
+        .exec_ok(&["stonith_admin", "--metadata", "-a", "fence_nova"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    for needle in [
+        "<resource-agent name=\"fence_nova\"",
+        "name=\"auth_url\"",
+        "name=\"passwd\"",
+        "<action name=\"on\" automatic=\"1\"/>",
+    ] {
+        assert!(
+            meta.contains(needle),
+            "{needle} not in stonith_admin's answer:\n{meta}"
+        );
+    }
+    // A device of it: the fencer starts it (its monitor = one Keystone login) and asks it
+    // to list its targets.
+    let pid = c.node(0).host_pid().expect("node runs");
+    let sim = NovaSim::start(two_hosts().netns_of(pid));
+    let a = sim.admin();
+    let nv = |n: &str, v: &str| format!(r#"<nvpair id="nova-{n}" name="{n}" value="{v}"/>"#);
+    c.cibadmin_create(
+        "resources",
+        &format!(
+            r#"<primitive id="nova" class="stonith" type="fence_nova">
+                 <instance_attributes id="nova-ia">{}{}{}{}{}{}</instance_attributes>
+                 <operations><op id="nova-mon" name="monitor" interval="60s"/></operations>
+               </primitive>"#,
+            nv("auth_url", &a.auth_url),
+            nv("login", &a.username),
+            nv("passwd", &a.password),
+            nv("tenant_name", &a.project_name),
+            nv("endpoint_type", "publicURL"),
+            nv("pcmk_host_check", "dynamic-list"),
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.wait_for_resource("nova", c.node(0).name(), "Started", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let targets = common::poll(Duration::from_secs(30), Duration::from_millis(500), || {
+        let o = c.node(0).exec(&["stonith_admin", "--list-targets", "nova"]);
+        let t = String::from_utf8_lossy(&o.stdout).to_string();
+        t.contains("compute-1").then_some(t)
+    })
+    .unwrap_or_else(|| {
+        let o = c.node(0).exec(&["stonith_admin", "--list-targets", "nova"]);
+        panic!(
+            "stonith_admin --list-targets nova never named compute-1: {}\n{}",
+            output_text(&o),
+            c.diagnostics()
+        )
+    });
+    assert!(targets.contains("compute-0"), "{targets}");
+    drop(tmp);
+}
