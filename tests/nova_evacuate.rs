@@ -9,11 +9,17 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common;
+use common::execd::AgentEnv;
 use common::nova::*;
 use common::pacemaker::{Cluster, ClusterOptions};
-use common::{execd_env, output_text, TempDir};
+use common::{output_text, TempDir};
 
 const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
+
+/// What pacemaker-execd gives an agent, on `cmd`; the test adds the instance's variables.
+fn execd_env<'a>(cmd: &'a mut Command, logfile: &std::path::Path) -> &'a mut Command {
+    AgentEnv::execd(logfile).apply(cmd)
+}
 
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)

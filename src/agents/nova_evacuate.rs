@@ -25,7 +25,6 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::ganesha::state::StateFile;
 use crate::instance_ha::attribute::{self, Request, Value};
 use crate::instance_ha::hosts::match_host;
 use crate::instance_ha::marker::Marker;
@@ -35,7 +34,8 @@ use crate::instance_ha::recovery::{self, Method, Target};
 use crate::instance_ha::select::{self, Candidate, Tagging};
 use crate::instance_ha::throttle::{self, ComputeState, Verdict};
 use crate::ocf::params::printable;
-use crate::ocf::{Agent, Backoff, Context, Deadline, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::ocf::state::StateFile;
+use crate::ocf::{Backoff, Context, Deadline, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::openstack::{
     parallel, AuthConfig, Compute, CredentialParams, ErrorKind, EvacuateRequest, Migration,
     MigrationFilter, OpenStackError, ResetState, Server, Service, ServiceState, ServiceStatus,
@@ -44,6 +44,16 @@ use crate::openstack::{
 use crate::pacemaker::attrd;
 
 pub struct NovaEvacuate;
+
+crate::ocf_actions! {
+    /// The old agent's actions (no `status`).
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor",
+        ValidateAll = "validate-all",
+    }
+}
 
 const SPECS: &[ParamSpec] = &[
     ParamSpec::string("auth_url"),
@@ -81,7 +91,9 @@ const FINISH_RESERVE: Duration = Duration::from_secs(5);
 /// An accepted evacuation whose migration record never shows up has failed.
 const NO_MIGRATION_AFTER_S: u64 = 120;
 
-impl Agent for NovaEvacuate {
+impl OcfAgent for NovaEvacuate {
+    type Action = Action;
+
     fn name(&self) -> &str {
         "NovaEvacuate"
     }
@@ -94,18 +106,16 @@ impl Agent for NovaEvacuate {
         Cow::Borrowed(SPECS)
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
         let state = StateFile::for_resource(ctx);
         let store = Store::new(state.path().with_extension("d"));
-        match ctx.action {
-            "start" => {
+        match action {
+            Action::Start => {
                 Config::read(ctx)?;
-                let mut v = BTreeMap::new();
-                v.insert("started".to_string(), now_epoch().to_string());
-                state.write(&v)?;
+                state.mark_started()?;
                 Ok(OcfCode::Success)
             }
-            "stop" => {
+            Action::Stop => {
                 // A cleanup error never fails a stop (that would fence the controller).
                 if let Err(e) = store.clear() {
                     log::warn!("stop: {e}");
@@ -115,18 +125,12 @@ impl Agent for NovaEvacuate {
                 }
                 Ok(OcfCode::Success)
             }
-            "monitor" => {
-                if state.read()?.is_none() {
-                    return Err(OcfError::NotRunning(format!(
-                        "not started on this node (no {})",
-                        state.path().display()
-                    )));
-                }
+            Action::Monitor => {
+                state.require_started()?;
                 let cfg = Config::read(ctx)?;
                 monitor(ctx, &cfg, &store)
             }
-            "validate-all" => Config::read(ctx).map(|_| OcfCode::Success),
-            other => Err(OcfError::Unimplemented(format!("action {other}"))),
+            Action::ValidateAll => Config::read(ctx).map(|_| OcfCode::Success),
         }
     }
 }
