@@ -9,6 +9,7 @@ pub mod cli;
 pub mod dbus;
 pub mod ganesha;
 pub mod health;
+pub mod http;
 pub mod ocf;
 pub mod pacemaker;
 pub mod systemd;

@@ -7,13 +7,12 @@
 //! A URL may carry credentials (`https://user:secret@host/`): they are sent as Basic auth
 //! (ureq does not do that by itself) but never appear in a log line or a reason.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
-
 use super::{one_line, HealthConfigError, HealthFailure};
+use crate::http::{self, Client, HttpError, TlsOptions, Url};
+use crate::ocf::Deadline;
 
 /// The body is read up to this much for the substring match.
 const BODY_LIMIT: u64 = 256 * 1024;
@@ -26,17 +25,11 @@ enum StatusRule {
 
 #[derive(Debug, Clone)]
 pub struct HttpCheck {
-    /// As configured (credentials included): only ever compared against, to scrub texts.
-    url: String,
-    /// The URL requested: without the credentials, which go into `authorization`.
-    request_url: String,
-    authorization: Option<String>,
-    shown: String,
+    url: Url,
     expect: Vec<StatusRule>,
     expect_text: String,
     body: Option<String>,
-    ca_file: Option<PathBuf>,
-    insecure: bool,
+    tls: TlsOptions,
 }
 
 impl HttpCheck {
@@ -47,28 +40,7 @@ impl HttpCheck {
         ca_file: Option<&str>,
         insecure: bool,
     ) -> Result<Self, HealthConfigError> {
-        let shown = redact_url(url);
-        let uri: ureq::http::Uri = url.trim().parse().map_err(|_| {
-            HealthConfigError(format!(
-                "monitor_url '{}' is not a valid URL",
-                printable(&shown)
-            ))
-        })?;
-        match uri.scheme_str() {
-            Some("http") | Some("https") => {}
-            _ => {
-                return Err(HealthConfigError(format!(
-                    "monitor_url '{}' must start with http:// or https://",
-                    printable(&shown)
-                )))
-            }
-        }
-        if uri.host().is_none_or(str::is_empty) {
-            return Err(HealthConfigError(format!(
-                "monitor_url '{}' has no host",
-                printable(&shown)
-            )));
-        }
+        let url = Url::parse("monitor_url", url).map_err(|e| HealthConfigError(e.to_string()))?;
         let expect = parse_status_rules(expect)?;
         if let Some(ca) = ca_file {
             if !ca.starts_with('/') {
@@ -86,98 +58,48 @@ impl HttpCheck {
             })
             .collect::<Vec<_>>()
             .join(",");
-        let (request_url, authorization) = split_credentials(url.trim());
         Ok(HttpCheck {
-            url: url.trim().to_string(),
-            request_url,
-            authorization,
-            shown,
+            url,
             expect,
             expect_text,
             body: body.map(str::to_string),
-            ca_file: ca_file.map(PathBuf::from),
-            insecure,
+            tls: TlsOptions {
+                ca_file: ca_file.map(PathBuf::from),
+                insecure,
+            },
         })
     }
 
     pub fn describe(&self) -> String {
-        format!("GET {}", self.shown)
+        format!("GET {}", self.url.shown())
     }
 
     pub fn check_local_prerequisites(&self) -> Result<(), HealthFailure> {
-        if let Some(ca) = &self.ca_file {
-            self.load_ca(ca)?;
+        if let Some(ca) = &self.tls.ca_file {
+            http::load_ca(ca).map_err(failure)?;
         }
         Ok(())
     }
 
-    fn load_ca(&self, ca: &PathBuf) -> Result<RootCerts, HealthFailure> {
-        let pem = std::fs::read(ca)
-            .map_err(|e| HealthFailure(format!("cannot read ca_file {}: {e}", ca.display())))?;
-        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-            .filter_map(|item| match item {
-                Ok(PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
-        if certs.is_empty() {
-            return Err(HealthFailure(format!(
-                "ca_file {} holds no PEM certificate",
-                ca.display()
-            )));
-        }
-        Ok(RootCerts::new_with_certs(&certs))
-    }
-
-    fn agent(&self, timeout: Duration) -> Result<ureq::Agent, HealthFailure> {
-        let roots = match &self.ca_file {
-            Some(ca) => self.load_ca(ca)?,
-            None => RootCerts::PlatformVerifier,
-        };
-        let tls = TlsConfig::builder()
-            .root_certs(roots)
-            .disable_verification(self.insecure)
-            .build();
-        Ok(ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .user_agent(concat!(
-                "ocfbox/",
-                env!("CARGO_PKG_VERSION"),
-                " health-check"
-            ))
-            .tls_config(tls)
-            .build()
-            .into())
-    }
-
     pub fn run(&self, timeout: Duration) -> Result<String, HealthFailure> {
-        let agent = self.agent(timeout)?;
+        let client = Client::new(&self.tls, "health-check").map_err(failure)?;
         let shown = self.describe();
-        let mut req = agent.get(&self.request_url);
-        if let Some(auth) = &self.authorization {
-            req = req.header("Authorization", auth);
-        }
-        let mut resp = req.call().map_err(|e| {
-            HealthFailure(format!(
-                "{shown} failed: {}",
-                self.scrub(&describe_error(&e))
-            ))
-        })?;
-        let status = resp.status().as_u16();
+        let mut resp = client
+            .request_url(http::Method::GET, &self.url)
+            .send(&Deadline::within(timeout))
+            .map_err(failure)?;
+        let status = resp.status();
         let expected = self.expect.iter().any(|r| match r {
             StatusRule::Code(c) => *c == status,
             StatusRule::Class(c) => status / 100 == *c,
         });
         if !expected {
-            let mut body = String::new();
-            let _ = resp
-                .body_mut()
-                .as_reader()
-                .take(4096)
-                .read_to_string(&mut body);
+            // What the service said helps, but reading it must not hide the status.
+            let body = resp
+                .bytes(4096)
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .unwrap_or_default();
             let said = one_line(&body, 120);
             let said = if said.is_empty() {
                 String::new()
@@ -190,18 +112,7 @@ impl HttpCheck {
             )));
         }
         if let Some(needle) = &self.body {
-            let mut raw = Vec::new();
-            resp.body_mut()
-                .as_reader()
-                .take(BODY_LIMIT)
-                .read_to_end(&mut raw)
-                .map_err(|e| {
-                    HealthFailure(format!(
-                        "{shown} answered HTTP {status} but its body could not be read: {}",
-                        self.scrub(&e.to_string())
-                    ))
-                })?;
-            let text = String::from_utf8_lossy(&raw);
+            let text = resp.text(BODY_LIMIT).map_err(failure)?;
             if !text.contains(needle.as_str()) {
                 return Err(HealthFailure(format!(
                     "{shown} answered HTTP {status} without '{}' in the first {} KiB of its body",
@@ -212,15 +123,10 @@ impl HttpCheck {
         }
         Ok(format!("{shown} answered HTTP {status}"))
     }
+}
 
-    /// Remove the URL's credentials from a text (an error message may quote the URL).
-    fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(&self.url, &self.shown);
-        if let Some(userinfo) = userinfo(&self.url) {
-            out = out.replace(userinfo, "***");
-        }
-        out
-    }
+fn failure(e: HttpError) -> HealthFailure {
+    HealthFailure(e.to_string())
 }
 
 fn printable(s: &str) -> String {
@@ -260,98 +166,10 @@ fn parse_status_rules(text: &str) -> Result<Vec<StatusRule>, HealthConfigError> 
     Ok(rules)
 }
 
-/// The `user:password` part of a URL's authority, if any.
-fn userinfo(url: &str) -> Option<&str> {
-    let after_scheme = url.split_once("://").map(|(_, r)| r)?;
-    let authority = after_scheme.split(['/', '?', '#']).next()?;
-    authority.rfind('@').map(|i| &authority[..i])
-}
-
-/// The URL without its `user:password@`, and the Basic authorization header for them.
-fn split_credentials(url: &str) -> (String, Option<String>) {
-    let Some(info) = userinfo(url) else {
-        return (url.to_string(), None);
-    };
-    let bare = url.replacen(&format!("{info}@"), "", 1);
-    let (user, password) = info.split_once(':').unwrap_or((info, ""));
-    let pair = format!("{}:{}", percent_decode(user), percent_decode(password));
-    (bare, Some(format!("Basic {}", base64(pair.as_bytes()))))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> shift & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// The URL for logs and reasons: credentials and the query string (tokens live there)
-/// replaced by `***`.
-pub fn redact_url(url: &str) -> String {
-    let mut out = url.trim().to_string();
-    if let Some(info) = userinfo(&out).map(str::to_string) {
-        out = out.replacen(&format!("{info}@"), "***@", 1);
-    }
-    if let Some(q) = out.find('?') {
-        out.truncate(q);
-        out.push_str("?***");
-    }
-    out
-}
-
-fn describe_error(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Timeout(t) => format!("no answer in time ({t})"),
-        ureq::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-            _ => io.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     /// A one-shot HTTP server answering `status` with `body` (or never, when `hang`).
@@ -458,26 +276,5 @@ mod tests {
         .unwrap();
         assert_eq!(c.expect_text, "200,3xx");
         assert!(c.check_local_prerequisites().is_err());
-    }
-
-    #[test]
-    fn basic_auth_encoding() {
-        assert_eq!(base64(b"martin:secret"), "bWFydGluOnNlY3JldA==");
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b"abc"), "YWJj");
-        let (bare, auth) = split_credentials("http://us%40r:p%3Aw@h:1/x");
-        assert_eq!(bare, "http://h:1/x");
-        assert_eq!(
-            auth.as_deref(),
-            Some(format!("Basic {}", base64(b"us@r:p:w")).as_str())
-        );
-        assert_eq!(split_credentials("http://h/x@y").1, None);
-    }
-
-    #[test]
-    fn redaction() {
-        assert_eq!(redact_url("https://a:b@h:1/p?t=x"), "https://***@h:1/p?***");
-        assert_eq!(redact_url("http://h/p"), "http://h/p");
     }
 }

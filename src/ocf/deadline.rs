@@ -23,6 +23,15 @@ impl Deadline {
         }
     }
 
+    /// Exactly `usable` from now, no reserve: a sub-wait given its own budget (a health
+    /// check's timeout) by a caller that already kept the operation's reserve.
+    pub fn within(usable: Duration) -> Self {
+        Deadline {
+            started: Instant::now(),
+            usable,
+        }
+    }
+
     pub fn remaining(&self) -> Duration {
         self.usable.saturating_sub(self.started.elapsed())
     }
