@@ -4,7 +4,7 @@
 //! printed and what the simulator's state became. Where they disagree, the simulator is
 //! wrong.
 
-mod common;
+use crate::common;
 
 use common::nova::*;
 use common::pacemaker::{Cluster, ClusterOptions};

@@ -12,7 +12,6 @@
 //! One simulator process per `NovaSim`, on a free loopback port (control calls through a
 //! Unix socket), ended by PID on Drop (also on panic); it also exits by itself when the test
 //! process is gone. See tests/nova-sim/README.md for the state format and control API.
-#![allow(dead_code)]
 
 use super::TempDir;
 use serde_json::{json, Value};

@@ -278,7 +278,7 @@ class Sim:
         srv["updated"] = t
         if status == "done":
             srv["host"] = mig["dest_compute"]
-            stopped = plan["was_stopped"] or plan["microversion"] >= (2, 95)
+            stopped = plan["was_stopped"] or parse_version(plan["microversion"]) >= (2, 95)
             srv["vm_state"] = "stopped" if stopped else "active"
             srv["power_state"] = 4 if stopped else 1
         elif status == "failed":
@@ -1318,7 +1318,7 @@ class Handler(BaseHTTPRequestHandler):
             "microversion": vstr(mv),
             "request": {k: v for k, v in args.items() if k != "adminPass"},
             "_plan": {"start": t, "outcome": outcome, "was_stopped": srv["vm_state"] == "stopped",
-                      "microversion": mv},
+                      "microversion": vstr(mv)},
         }
         sim.state["migrations"].append(mig)
         srv["task_state"] = "rebuilding"
