@@ -197,6 +197,19 @@ fn microversions_406_400_echo_and_shapes() {
         assert_eq!(r.status, 400, "{}", r.text);
         let r = api.nova("GET", "/os-services", "latest", None);
         assert_eq!(r.header("X-OpenStack-Nova-API-Version"), Some(max));
+        // the legacy header alone; with both, OpenStack-API-Version wins
+        let url = format!("{}/os-services", api.compute);
+        let r = api.call_with("GET", &url, &[("X-OpenStack-Nova-API-Version", max)], None);
+        assert_eq!(
+            r.header("OpenStack-API-Version"),
+            Some(format!("compute {max}").as_str())
+        );
+        let both = [
+            ("X-OpenStack-Nova-API-Version", "2.1"),
+            ("OpenStack-API-Version", "compute 2.11"),
+        ];
+        let r = api.call_with("GET", &url, &both, None);
+        assert_eq!(r.header("X-OpenStack-Nova-API-Version"), Some("2.11"));
         // no header: 2.1, without forced_down
         let r = api.call("GET", &format!("{}/os-services", api.compute), None, None);
         assert_eq!(r.header("X-OpenStack-Nova-API-Version"), Some("2.1"));

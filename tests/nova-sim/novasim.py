@@ -238,12 +238,14 @@ class Sim:
         """Advances every evacuation by the time that passed (lazy, under the lock)."""
         t = now()
         rebuild = float(self.config["rebuild_time"])
-        for mig in self.state["migrations"]:
-            plan = mig.get("_plan")
-            if not plan:
-                continue
+        active = [m for m in self.state["migrations"] if m.get("_plan")]
+        if not active:
+            return
+        by_id = {s["id"]: s for s in self.state["servers"]}
+        for mig in active:
+            plan = mig["_plan"]
             elapsed = t - plan["start"]
-            srv = self.server(mig["instance_uuid"])
+            srv = by_id.get(mig["instance_uuid"])
             outcome = plan["outcome"]
             if outcome == "error":
                 # the conductor found no valid host: the record never leaves the source
