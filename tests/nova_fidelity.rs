@@ -47,6 +47,11 @@ fn nova(sim: &NovaSim, home: &Path, args: &[&str]) -> Output {
     cmd.output().expect("cannot run nova")
 }
 
+/// `nova <args>` that must succeed; its stdout.
+fn nova_ok(sim: &NovaSim, home: &Path, args: &[&str]) -> String {
+    ok(&format!("nova {}", args.join(" ")), nova(sim, home, args))
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -61,17 +66,20 @@ fn ok(what: &str, o: Output) -> String {
     stdout(&o)
 }
 
+/// The cells of one `| a | b |` table line.
+fn cells(line: &str) -> Vec<String> {
+    line.trim_matches('|')
+        .split('|')
+        .map(|c| c.trim().to_string())
+        .collect()
+}
+
 /// Table rows of a prettytable/cliff listing: the cells of each data line.
 fn rows(table: &str) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = table
         .lines()
         .filter(|l| l.starts_with('|'))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
+        .map(cells)
         .collect();
     if !out.is_empty() {
         out.remove(0); // the header
@@ -81,15 +89,10 @@ fn rows(table: &str) -> Vec<Vec<String>> {
 
 /// The cells under `column` in a listing, one per row.
 fn column(table: &str, name: &str) -> Vec<String> {
-    let header: Vec<String> = table
+    let header = table
         .lines()
         .find(|l| l.starts_with('|'))
-        .map(|l| {
-            l.trim_matches('|')
-                .split('|')
-                .map(|c| c.trim().to_string())
-                .collect()
-        })
+        .map(cells)
         .unwrap_or_default();
     let i = header
         .iter()
@@ -112,13 +115,10 @@ fn novaclient_service_list_shows_up_down_disabled_and_forced_down() {
         json!({"status": "disabled", "disabled_reason": "maintenance window", "forced_down": true}),
     );
     let home = TempDir::new("nova-cli");
-    let out = ok(
-        "nova service-list",
-        nova(
-            &sim,
-            home.path(),
-            &["service-list", "--binary", "nova-compute"],
-        ),
+    let out = nova_ok(
+        &sim,
+        home.path(),
+        &["service-list", "--binary", "nova-compute"],
     );
     let hosts = column(&out, "Host");
     assert_eq!(hosts, ["compute-0", "compute-1", "compute-2"], "{out}");
@@ -175,20 +175,17 @@ fn novaclient_list_all_tenants_host_follows_pages_only_when_asked() {
             .servers_on("compute-1", 2),
     );
     let home = TempDir::new("nova-cli");
-    let all = ok(
-        "nova list --all-tenants --host compute-0 --limit -1",
-        nova(
-            &sim,
-            home.path(),
-            &[
-                "list",
-                "--all-tenants",
-                "--host",
-                "compute-0",
-                "--limit",
-                "-1",
-            ],
-        ),
+    let all = nova_ok(
+        &sim,
+        home.path(),
+        &[
+            "list",
+            "--all-tenants",
+            "--host",
+            "compute-0",
+            "--limit",
+            "-1",
+        ],
     );
     let mut names = column(&all, "Name");
     names.sort();
@@ -217,13 +214,10 @@ fn novaclient_list_all_tenants_host_follows_pages_only_when_asked() {
         "{pages:?}"
     );
     // without --limit -1 novaclient shows one page (what fence_evacuate also does)
-    let first = ok(
-        "nova list --all-tenants --host compute-0",
-        nova(
-            &sim,
-            home.path(),
-            &["list", "--all-tenants", "--host", "compute-0"],
-        ),
+    let first = nova_ok(
+        &sim,
+        home.path(),
+        &["list", "--all-tenants", "--host", "compute-0"],
     );
     assert_eq!(column(&first, "Name").len(), 2, "{first}");
 }
@@ -249,20 +243,14 @@ fn novaclient_force_down_evacuate_and_migration_list() {
         .as_str()
         .expect("uuid")
         .to_string();
-    let out = ok(
-        "nova service-force-down",
-        nova(&sim, home.path(), &["service-force-down", &uuid]),
-    );
+    let out = nova_ok(&sim, home.path(), &["service-force-down", &uuid]);
     assert_eq!(column(&out, "Forced down"), ["True"], "{out}");
     let svc = sim.service("compute-0", "nova-compute");
     assert_eq!(svc["forced_down"], true);
     assert_eq!(svc["state"], "down");
 
     for i in 0..2 {
-        ok(
-            "nova evacuate",
-            nova(&sim, home.path(), &["evacuate", &server_id("compute-0", i)]),
-        );
+        nova_ok(&sim, home.path(), &["evacuate", &server_id("compute-0", i)]);
     }
     let migs = sim.wait_evacuations_settled(Duration::from_secs(10));
     assert_eq!(migs.len(), 2);
@@ -282,13 +270,10 @@ fn novaclient_force_down_evacuate_and_migration_list() {
         .expect("no evacuate request");
     assert_eq!(evac.microversion.as_deref(), Some("2.92"));
 
-    let list = ok(
-        "nova migration-list",
-        nova(
-            &sim,
-            home.path(),
-            &["migration-list", "--host", "compute-0"],
-        ),
+    let list = nova_ok(
+        &sim,
+        home.path(),
+        &["migration-list", "--host", "compute-0"],
     );
     assert_eq!(column(&list, "Status"), ["done", "done"], "{list}");
     assert_eq!(
@@ -316,23 +301,17 @@ fn novaclient_force_down_evacuate_and_migration_list() {
         true
     );
     sim.restart_compute("compute-0");
-    let list = ok(
-        "nova migration-list",
-        nova(
-            &sim,
-            home.path(),
-            &["migration-list", "--host", "compute-0"],
-        ),
+    let list = nova_ok(
+        &sim,
+        home.path(),
+        &["migration-list", "--host", "compute-0"],
     );
     assert_eq!(
         column(&list, "Status"),
         ["completed", "completed"],
         "{list}"
     );
-    let out = ok(
-        "nova service-force-down --unset",
-        nova(&sim, home.path(), &["service-force-down", "--unset", &uuid]),
-    );
+    let out = nova_ok(&sim, home.path(), &["service-force-down", "--unset", &uuid]);
     assert_eq!(column(&out, "Forced down"), ["False"], "{out}");
     assert_eq!(sim.service("compute-0", "nova-compute")["state"], "up");
 }
@@ -350,38 +329,26 @@ fn novaclient_at_2_11_uses_legacy_calls_and_on_shared_storage() {
     );
     let home = TempDir::new("nova-cli");
     let h = home.path();
-    let out = ok(
-        "nova service-list (2.11)",
-        nova(&sim, h, &[V211, "service-list", "--binary", "nova-compute"]),
-    );
+    let out = nova_ok(&sim, h, &[V211, "service-list", "--binary", "nova-compute"]);
     // integer ids below 2.53 (controller-0's two services come first)
     assert_eq!(column(&out, "Id"), ["3", "4", "5"], "{out}");
-    let out = ok(
-        "nova service-force-down (2.11)",
-        nova(&sim, h, &[V211, "service-force-down", "compute-0"]),
-    );
+    let out = nova_ok(&sim, h, &[V211, "service-force-down", "compute-0"]);
     assert!(out.contains("True"), "{out}");
     assert_eq!(
         sim.service("compute-0", "nova-compute")["forced_down"],
         true
     );
-    let out = ok(
-        "nova service-disable --reason (2.11)",
-        nova(
-            &sim,
-            h,
-            &[V211, "service-disable", "--reason", "fenced", "compute-0"],
-        ),
+    let out = nova_ok(
+        &sim,
+        h,
+        &[V211, "service-disable", "--reason", "fenced", "compute-0"],
     );
     assert!(out.contains("fenced"), "{out}");
     let svc = sim.service("compute-0", "nova-compute");
     assert_eq!(svc["status"], "disabled");
     assert_eq!(svc["disabled_reason"], "fenced");
     let vm = server_id("compute-0", 0);
-    let out = ok(
-        "nova evacuate --on-shared-storage (2.11)",
-        nova(&sim, h, &[V211, "evacuate", "--on-shared-storage", &vm]),
-    );
+    let out = nova_ok(&sim, h, &[V211, "evacuate", "--on-shared-storage", &vm]);
     // below 2.14 Nova answers the admin password; novaclient prints it
     assert!(out.contains("adminPass"), "{out}");
     let reqs = sim.requests();

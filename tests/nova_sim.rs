@@ -342,21 +342,20 @@ fn services_legacy_calls_below_2_53_and_one_put_from_2_53() {
     assert_eq!(r.body["services"].as_array().map(Vec::len), Some(1));
 }
 
-/// Follows servers_links from `first` to the end; returns (ids, pages).
-fn all_pages(api: &Api, first: &str, mv: &str) -> (Vec<String>, usize) {
+/// Follows `<key>_links` next from `first` (relative to the compute endpoint) to the
+/// end; returns (every item, pages).
+fn all_pages(api: &Api, first: &str, mv: &str, key: &str) -> (Vec<Value>, usize) {
     let mut url = format!("{}{first}", api.compute);
-    let mut ids = Vec::new();
+    let mut items = Vec::new();
     let mut pages = 0;
     loop {
         let r = api.call("GET", &url, Some(mv), None);
         assert_eq!(r.status, 200, "{url}: {}", r.text);
         pages += 1;
-        for s in r.body["servers"].as_array().cloned().unwrap_or_default() {
-            ids.push(s["id"].as_str().unwrap_or("").to_string());
-        }
-        match r.body["servers_links"][0]["href"].as_str() {
+        items.extend(r.body[key].as_array().cloned().unwrap_or_default());
+        match r.body[format!("{key}_links")][0]["href"].as_str() {
             Some(next) => url = next.to_string(),
-            None => return (ids, pages),
+            None => return (items, pages),
         }
     }
 }
@@ -379,7 +378,16 @@ fn servers_pagination_filters_and_per_version_fields() {
             ),
     );
     let api = sim.api(&sim.admin());
-    let (ids, pages) = all_pages(&api, "/servers/detail?all_tenants=1&host=compute-0", "2.53");
+    let (servers, pages) = all_pages(
+        &api,
+        "/servers/detail?all_tenants=1&host=compute-0",
+        "2.53",
+        "servers",
+    );
+    let ids: Vec<String> = servers
+        .iter()
+        .map(|s| s["id"].as_str().unwrap_or("").to_string())
+        .collect();
     assert_eq!(pages, 3);
     assert_eq!(ids.len(), 26);
     assert_eq!(
@@ -757,22 +765,9 @@ fn migrations_filters_paging_and_fields() {
     );
     assert_eq!(r.body["migrations"].as_array().map(Vec::len), Some(4));
     // 2.59: newest first, limit/marker by uuid, links
-    let mut url = format!("{}/os-migrations?limit=5", api.compute);
-    let mut ids = Vec::new();
-    let mut pages = 0;
-    loop {
-        let r = api.call("GET", &url, Some("2.59"), None);
-        assert_eq!(r.status, 200, "{}", r.text);
-        pages += 1;
-        for m in r.body["migrations"].as_array().cloned().unwrap_or_default() {
-            assert!(m["uuid"].is_string());
-            ids.push(m["id"].as_u64().unwrap_or(0));
-        }
-        match r.body["migrations_links"][0]["href"].as_str() {
-            Some(n) => url = n.to_string(),
-            None => break,
-        }
-    }
+    let (migs, pages) = all_pages(&api, "/os-migrations?limit=5", "2.59", "migrations");
+    assert!(migs.iter().all(|m| m["uuid"].is_string()));
+    let ids: Vec<u64> = migs.iter().map(|m| m["id"].as_u64().unwrap_or(0)).collect();
     assert_eq!(pages, 3);
     assert_eq!(ids, (1..=12).rev().collect::<Vec<u64>>(), "newest first");
     let r = api.nova(
