@@ -468,6 +468,153 @@ fn openstackclient_service_and_server_lists_through_the_chosen_endpoint() {
     assert_eq!(sim.servers_on("compute-1").len(), 2);
 }
 
+#[test]
+fn openstackclient_app_credential_over_tls_service_set_image_and_flavor() {
+    let img = "7e2d4c6a-1111-4222-8333-000000000007";
+    let sim = NovaSim::start(
+        three_computes()
+            .tls(true)
+            .flavor("9", "ha.tagged", false, json!({"evacuable": "true"}))
+            .image(
+                img,
+                &["evacuable"],
+                json!({"os_distro": "cirros", "hw_qemu_guest_agent": "yes"}),
+            ),
+    );
+    let dir = TempDir::new("osc");
+    let ca = sim.ca_file().expect("TLS sim has a CA").to_path_buf();
+    let clouds = |ca: &Path| -> PathBuf {
+        let path = dir.join("clouds.yaml");
+        fs::write(
+            &path,
+            format!(
+                "clouds:\n  sim:\n    auth_type: v3applicationcredential\n    auth:\n      \
+                 auth_url: {}\n      application_credential_id: {APP_CRED_ID}\n      \
+                 application_credential_secret: {APP_CRED_SECRET}\n    region_name: RegionOne\n    \
+                 interface: admin\n    cacert: {}\n",
+                sim.auth_url_v3(),
+                ca.display()
+            ),
+        )
+        .expect("write clouds.yaml");
+        path
+    };
+    let good = clouds(&ca);
+    let osc = |args: &[&str]| {
+        ok(
+            &format!("openstack {}", args.join(" ")),
+            openstack(dir.path(), &good, args),
+        )
+    };
+
+    let project = osc(&["token", "issue", "-f", "value", "-c", "project_id"]);
+    assert_eq!(project.trim(), ADMIN_PROJECT_ID);
+
+    // the 2.53 path: service by uuid, disable with a reason and force down
+    osc(&[
+        "--os-compute-api-version",
+        "2.53",
+        "compute",
+        "service",
+        "set",
+        "--disable",
+        "--disable-reason",
+        "ocfbox evacuation requested 1",
+        "--down",
+        "compute-0",
+        "nova-compute",
+    ]);
+    let svc = sim.service("compute-0", "nova-compute");
+    assert_eq!(svc["forced_down"], true, "{svc}");
+    assert_eq!(svc["status"], "disabled");
+    assert_eq!(svc["disabled_reason"], "ocfbox evacuation requested 1");
+    let uuid = svc["uuid"].as_str().unwrap_or("").to_string();
+    let puts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert!(!puts.is_empty());
+    for r in &puts {
+        assert!(r.path.ends_with(&format!("/os-services/{uuid}")), "{r:?}");
+        assert_eq!(r.microversion.as_deref(), Some("2.53"));
+        assert_eq!(
+            (r.region.as_deref(), r.interface.as_deref()),
+            (Some("RegionOne"), Some("admin"))
+        );
+    }
+
+    let image: serde_json::Value =
+        serde_json::from_str(&osc(&["image", "show", img, "-f", "json"])).expect("image JSON");
+    assert_eq!(image["tags"], json!(["evacuable"]), "{image}");
+    assert_eq!(image["properties"]["os_distro"], "cirros", "{image}");
+    assert_eq!(image["properties"]["hw_qemu_guest_agent"], "yes", "{image}");
+
+    let flavor: serde_json::Value =
+        serde_json::from_str(&osc(&["flavor", "show", "ha.tagged", "-f", "json"]))
+            .expect("flavor JSON");
+    assert_eq!(
+        flavor["properties"],
+        json!({"evacuable": "true"}),
+        "{flavor}"
+    );
+    assert_eq!(flavor["os-flavor-access:is_public"], false);
+
+    // another CA: the client refuses the simulator's certificate
+    let (other, _) = generate_ca(dir.path(), "other-ca");
+    let bad = clouds(&other);
+    let o = openstack(dir.path(), &bad, &["token", "issue"]);
+    assert!(!o.status.success(), "{}", output_text(&o));
+    assert!(
+        output_text(&o).contains("CERTIFICATE_VERIFY_FAILED"),
+        "{}",
+        output_text(&o)
+    );
+}
+
+#[test]
+fn novaclient_lock_reset_state_hypervisors_and_flavor_specs() {
+    let sim = NovaSim::start(three_computes().servers_on("compute-0", 1).flavor(
+        "9",
+        "ha.tagged",
+        false,
+        json!({"evacuable": "true"}),
+    ));
+    sim.kill_compute("compute-2");
+    let home = TempDir::new("nova-cli");
+    let h = home.path();
+    let vm = server_id("compute-0", 0);
+    nova_ok(&sim, h, &["lock", "--reason", "ocfbox evacuation", &vm]);
+    let s = sim.server(&vm);
+    assert_eq!(
+        (s["locked"].as_bool(), s["locked_reason"].as_str()),
+        (Some(true), Some("ocfbox evacuation"))
+    );
+    let show = nova_ok(&sim, h, &["show", &vm]);
+    assert!(show.contains("ocfbox evacuation"), "{show}");
+    nova_ok(&sim, h, &["unlock", &vm]);
+    assert_eq!(sim.server(&vm)["locked"], false);
+    nova_ok(&sim, h, &["reset-state", &vm]);
+    assert_eq!(sim.server(&vm)["vm_state"], "error");
+    let list = nova_ok(&sim, h, &["list", "--all-tenants"]);
+    assert_eq!(column(&list, "Status"), ["ERROR"], "{list}");
+    nova_ok(&sim, h, &["reset-state", "--active", &vm]);
+    assert_eq!(sim.server(&vm)["vm_state"], "active");
+
+    let hv = nova_ok(&sim, h, &["hypervisor-list"]);
+    assert_eq!(
+        column(&hv, "Hypervisor hostname"),
+        ["compute-0", "compute-1", "compute-2"],
+        "{hv}"
+    );
+    assert_eq!(column(&hv, "State"), ["up", "up", "down"], "{hv}");
+
+    let fl = nova_ok(&sim, h, &["flavor-list", "--all", "--extra-specs"]);
+    let names = column(&fl, "Name");
+    assert_eq!(names, ["m1.small", "ha.tagged"], "{fl}");
+    assert!(column(&fl, "extra_specs")[1].contains("evacuable"), "{fl}");
+}
+
 // ---- fence-agents ----------------------------------------------------------------------
 
 /// fence-agents 4.12 calls inspect.getargspec, removed in Python 3.11: supplied here, the
