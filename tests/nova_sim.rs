@@ -154,6 +154,14 @@ fn catalog_has_distinct_urls_per_region_and_interface() {
     let mut api = sim.api(&sim.admin());
     api.compute = sim.compute_url("RegionTwo", "admin");
     assert_eq!(api.nova("GET", "/os-services", "2.1", None).status, 200);
+    // a catalog URL of the /v2.1/<project_id> style works the same
+    let r = api.call(
+        "GET",
+        &format!("{}/{ADMIN_PROJECT_ID}/os-services", api.compute),
+        Some("2.1"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
     let last = sim.requests().pop().expect("logged");
     assert_eq!(last.region.as_deref(), Some("RegionTwo"));
     assert_eq!(last.interface.as_deref(), Some("admin"));
@@ -417,6 +425,23 @@ fn servers_pagination_filters_and_per_version_fields() {
         None,
     );
     assert_eq!(r.status, 400);
+    // status and name (a regex) filters
+    sim.set_server(&server_id("compute-0", 3), json!({"vm_state": "stopped"}));
+    let r = api.nova(
+        "GET",
+        "/servers/detail?all_tenants=1&status=SHUTOFF",
+        "2.53",
+        None,
+    );
+    assert_eq!(r.body["servers"].as_array().map(Vec::len), Some(1));
+    let r = api.nova(
+        "GET",
+        "/servers?all_tenants=1&name=^compute-1-vm-",
+        "2.53",
+        None,
+    );
+    assert_eq!(r.body["servers"].as_array().map(Vec::len), Some(3));
+    assert!(r.body["servers"][0].get("status").is_none(), "not detailed");
     // without all_tenants: the token's project only
     let r = api.nova("GET", "/servers/detail?host=compute-0", "2.53", None);
     assert_eq!(r.body["servers"].as_array().map(Vec::len), Some(10));
@@ -784,6 +809,13 @@ fn migrations_filters_paging_and_fields() {
         None,
     );
     assert_eq!(r.body["migrations"].as_array().map(Vec::len), Some(0));
+    let r = api.nova(
+        "GET",
+        "/os-migrations?changes-before=2000-01-01T00:00:00Z",
+        "2.66",
+        None,
+    );
+    assert_eq!(r.body["migrations"].as_array().map(Vec::len), Some(0));
     assert_eq!(
         api.nova(
             "GET",
@@ -838,6 +870,17 @@ fn flavors_extra_specs_and_glance_images() {
     assert_eq!(
         r.body["flavors"][1]["extra_specs"],
         json!({"evacuable": "true"})
+    );
+    let r = api.nova("GET", "/flavors?is_public=None&limit=1", "2.61", None);
+    assert_eq!(names(&r), ["m1.small"]);
+    let next = r.body["flavors_links"][0]["href"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(next.contains("marker=1"), "{next}");
+    assert_eq!(
+        names(&api.call("GET", &next, Some("2.61"), None)),
+        ["private.ha"]
     );
     let r = api.nova("GET", "/flavors/2/os-extra_specs", "2.1", None);
     assert_eq!(r.body, json!({"extra_specs": {"evacuable": "true"}}));

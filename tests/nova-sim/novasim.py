@@ -639,16 +639,6 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"version": self.identity_version()}, {}
         if segs == ["v3", "auth", "tokens"] and method == "POST":
             return self.issue_token(body, "nocatalog" in query)
-        if segs == ["v3", "auth", "tokens"] and method in ("GET", "HEAD"):
-            tok = self.token()
-            other = self.sim.tokens.get(self.headers.get("X-Subject-Token") or "")
-            if other is None or other["expires"] <= now():
-                raise keystone_error(404, "Could not find token.", "Not Found")
-            return 200, {"token": self.token_body(other, "nocatalog" not in query)}, {
-                "X-Subject-Token": self.headers.get("X-Subject-Token")}
-        if segs == ["v3", "auth", "catalog"] and method == "GET":
-            tok = self.token()
-            return 200, {"catalog": self.catalog()}, {}
         raise keystone_error(404, "The resource could not be found.", "Not Found")
 
     def find_user(self, ref):
@@ -899,11 +889,6 @@ class Handler(BaseHTTPRequestHandler):
             return self.migrations_list(query, mv, tok, path)
         elif head == "os-hypervisors" and method == "GET" and n in (1, 2):
             return self.hypervisors(segs, mv, tok)
-        elif head == "os-availability-zone" and method == "GET":
-            return 200, {"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True},
-                                                   "hosts": None}]}
-        elif head == "limits" and method == "GET":
-            return 200, {"limits": {"rate": [], "absolute": {}}}
         raise nova_error(404, "The resource could not be found.")
 
     # ---- Nova: os-services ------------------------------------------------------------------
@@ -1241,10 +1226,6 @@ class Handler(BaseHTTPRequestHandler):
             srv["vm_state"] = state
             srv["task_state"] = None
             srv["updated"] = now()
-            return 202, None
-        if action in ("os-stop", "os-start"):
-            srv["vm_state"] = "stopped" if action == "os-stop" else "active"
-            srv["power_state"] = 4 if action == "os-stop" else 1
             return 202, None
         raise nova_error(400, "There is no such action: %s" % action)
 
