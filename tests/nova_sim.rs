@@ -297,7 +297,7 @@ fn services_legacy_calls_below_2_53_and_one_put_from_2_53() {
         (json!({}), 400),
         (json!({"status": "enabled", "disabled_reason": "x"}), 400),
         (json!({"status": "off"}), 400),
-        (json!({"forced_down": "yes"}), 400),
+        (json!({"forced_down": "maybe"}), 400),
         (json!({"host": "compute-1"}), 400),
     ] {
         let r = api.nova("PUT", &path, "2.53", Some(&body));
@@ -327,7 +327,7 @@ fn services_legacy_calls_below_2_53_and_one_put_from_2_53() {
         "PUT",
         &path,
         "2.53",
-        Some(&json!({"status": "enabled", "forced_down": false})),
+        Some(&json!({"status": "enabled", "forced_down": "false"})), // Nova's boolean words
     );
     assert_eq!(r.status, 200);
     assert_eq!(sim.service("compute-1", "nova-compute")["state"], "up");
@@ -729,6 +729,19 @@ fn xena_guard_refuses_force_up_until_the_compute_restarts() {
         Some(&json!({"status": "enabled"})),
     );
     assert_eq!(r.status, 200);
+    // also when the service is not forced down (the guard looks at the records only)
+    let other = json!({"source_compute": "compute-1", "dest_compute": "compute-0",
+                       "status": "done", "instance_uuid": server_id("compute-1", 0)});
+    let mut st = sim.state();
+    st["migrations"].as_array_mut().expect("list").push(other);
+    sim.set_state(&st);
+    let c1 = sim.service("compute-1", "nova-compute")["uuid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let r = api.nova("PUT", &format!("/os-services/{c1}"), "2.53", Some(&up));
+    assert_eq!(r.status, 400, "{}", r.text);
+    sim.restart_compute("compute-1");
     sim.restart_compute("compute-0");
     assert!(sim.migrations().iter().all(|m| m["status"] == "completed"));
     let r = api.nova("PUT", &format!("/os-services/{uuid}"), "2.53", Some(&up));

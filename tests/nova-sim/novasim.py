@@ -60,6 +60,19 @@ def vstr(v):
     return "%d.%d" % v
 
 
+TRUE_WORDS = ("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes")
+FALSE_WORDS = ("False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no")
+
+
+def nova_bool(v):
+    """Nova's parameter_types.boolean: a JSON boolean or one of its words; None if neither."""
+    if v is True or v in TRUE_WORDS:
+        return True
+    if v is False or v in FALSE_WORDS:
+        return False
+    return None
+
+
 def has_secret(obj):
     if isinstance(obj, dict):
         for k, v in obj.items():
@@ -958,14 +971,17 @@ class Handler(BaseHTTPRequestHandler):
                 r = body["disabled_reason"]
                 if not isinstance(r, str) or not 1 <= len(r) <= 255:
                     raise nova_error(400, "Invalid input for field/attribute disabled_reason.")
-            if "forced_down" in body and not isinstance(body["forced_down"], bool):
-                raise nova_error(400, "Invalid input for field/attribute forced_down. Value: %s." % body["forced_down"])
+            if "forced_down" in body:
+                if nova_bool(body["forced_down"]) is None:
+                    raise nova_error(400, "Invalid input for field/attribute forced_down. Value: %s." % (
+                        body["forced_down"],))
+                body = dict(body, forced_down=nova_bool(body["forced_down"]))
             if status is None and "forced_down" not in body:
                 raise nova_error(400, "No updates were requested. Fields 'status' or 'forced_down' should be specified.")
             if svc["binary"] != "nova-compute":
                 raise nova_error(400, "Updating a %s service is not supported. Only nova-compute services can be "
                                       "updated." % svc["binary"])
-            if body.get("forced_down") is False and svc["forced_down"]:
+            if body.get("forced_down") is False:
                 self.xena_guard(svc)
             if status == "enabled":
                 svc["status"] = "enabled"
@@ -990,10 +1006,10 @@ class Handler(BaseHTTPRequestHandler):
                              else "Service %s on host %s could not be found." % (binary, host))
         svc = svcs[0]
         if action == "force-down":
-            fd = body.get("forced_down")
-            if not isinstance(fd, bool):
+            fd = nova_bool(body.get("forced_down"))
+            if fd is None:
                 raise nova_error(400, "Invalid input for field/attribute forced_down.")
-            if fd is False and svc["forced_down"]:
+            if fd is False:
                 self.xena_guard(svc)
             svc["forced_down"] = fd
             return 200, {"service": {"host": host, "binary": binary, "forced_down": fd}}
@@ -1250,12 +1266,13 @@ class Handler(BaseHTTPRequestHandler):
             if "onSharedStorage" not in args:
                 raise nova_error(400, "Invalid input for field/attribute evacuate. Value: {}. 'onSharedStorage' is a "
                                       "required property")
-            if not isinstance(args["onSharedStorage"], bool) and args["onSharedStorage"] not in (
-                    "true", "false", "True", "False"):
+            if nova_bool(args["onSharedStorage"]) is None:
                 raise nova_error(400, "Invalid input for field/attribute onSharedStorage.")
-            if str(args["onSharedStorage"]).lower() == "true" and args.get("adminPass"):
+            if nova_bool(args["onSharedStorage"]) and args.get("adminPass"):
                 raise nova_error(400, "admin password can't be changed on existing disk")
-        if args.get("force") and not args.get("host"):
+        if "force" in args and nova_bool(args["force"]) is None:
+            raise nova_error(400, "Invalid input for field/attribute force.")
+        if nova_bool(args.get("force")) and not args.get("host"):
             raise nova_error(400, "Can't force to a non-provided destination")
         target = args.get("host")
         if target is not None:
