@@ -588,6 +588,11 @@ fn evacuate_preconditions_bodies_and_lifecycle() {
         200
     );
     assert_eq!(evac(&vm(3), "2.95", json!({})).status, 200);
+    // from 2.29 a requested host is checked by the scheduler: disabled compute-1 fails
+    assert_eq!(
+        evac(&vm(5), "2.53", json!({"host": "compute-1"})).status,
+        200
+    );
     assert_eq!(
         evac("eeeeeeee-0000-4000-8000-000000000002", "2.53", json!({})).status,
         200
@@ -597,7 +602,12 @@ fn evacuate_preconditions_bodies_and_lifecycle() {
     let order = ["accepted", "pre-migrating", "running", "done"];
     let mut seen: Vec<String> = Vec::new();
     let mut dest_while_running = None;
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
     loop {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "vm1 never done: {seen:?}"
+        );
         let st = sim.state();
         let m = st["migrations"]
             .as_array()
@@ -650,6 +660,7 @@ fn evacuate_preconditions_bodies_and_lifecycle() {
     assert_eq!(by(&vm(0))["dest_compute"], "compute-2");
     assert_eq!(by(&vm(2))["dest_compute"], "compute-1");
     assert_eq!(by(&vm(0))["request"]["onSharedStorage"], false);
+    assert_eq!(by(&vm(5))["status"], "error");
     assert_eq!(sim.server(&vm(0))["vm_state"], "active");
     assert_eq!(
         sim.server(&vm(3))["vm_state"],

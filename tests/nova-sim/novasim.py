@@ -1293,9 +1293,15 @@ class Handler(BaseHTTPRequestHandler):
         t = now()
         outcome = srv.get("evacuate_outcome", "done")
         dest = target
+        forced = target is not None and (mv < (2, 29) or (mv < (2, 68) and nova_bool(args.get("force"))))
         if dest is None:
             dest = self.schedule(srv)
             if dest is None:
+                outcome = "error"
+        elif not forced:
+            # from 2.29 a requested host still goes through the scheduler's checks
+            tsvc = sim.services("nova-compute", dest)[0]
+            if tsvc["status"] != "enabled" or not sim.service_up(tsvc):
                 outcome = "error"
         mig_id = max([m["id"] for m in sim.state["migrations"]] + [0]) + 1
         mig = {
