@@ -17,6 +17,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+const TIMEOUT: &str = "/usr/bin/timeout";
+
+/// `program` under coreutils timeout: a client stuck on a broken simulator (or fence_compute
+/// `on` waiting for an attribute that never comes) fails the test instead of hanging it.
+fn bounded(mut cmd: Command, program: &str) -> Command {
+    cmd.args(["--kill-after=5", "120", program]);
+    cmd
+}
 
 /// A clean environment for a Python client: Debian's python3 through the scripts'
 /// shebangs (PATH without the pyenv shims), a private HOME, no inherited OS_* variables.
@@ -33,7 +41,7 @@ fn clean_env<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
 fn nova(sim: &NovaSim, home: &Path, args: &[&str]) -> Output {
     require_file("/usr/bin/nova", "python3-novaclient");
     let a = sim.admin();
-    let mut cmd = Command::new("/usr/bin/nova");
+    let mut cmd = bounded(Command::new(TIMEOUT), "/usr/bin/nova");
     clean_env(&mut cmd, home)
         .env("OS_AUTH_URL", &a.auth_url)
         .env("OS_USERNAME", &a.username)
@@ -368,7 +376,7 @@ fn novaclient_at_2_11_uses_legacy_calls_and_on_shared_storage() {
 /// `openstack --os-cloud sim ...` with a clouds.yaml in OS_CLIENT_CONFIG_FILE.
 fn openstack(dir: &Path, clouds: &Path, args: &[&str]) -> Output {
     require_file("/usr/bin/openstack", "python3-openstackclient");
-    let mut cmd = Command::new("/usr/bin/openstack");
+    let mut cmd = bounded(Command::new(TIMEOUT), "/usr/bin/openstack");
     clean_env(&mut cmd, dir)
         .env("OS_CLIENT_CONFIG_FILE", clouds)
         .args(["--os-cloud", "sim"])
@@ -701,7 +709,7 @@ fn fence_compute_and_fence_evacuate_on_a_real_cluster() {
     let home = tmp.join("home");
     fs::create_dir_all(&home).expect("mkdir home");
     let fence = |agent: &str, action: &str, plug: &str| -> Output {
-        let cmd = node.command(format!("/usr/sbin/{agent}"));
+        let cmd = bounded(node.command(TIMEOUT), &format!("/usr/sbin/{agent}"));
         run_fence(cmd, &site, &home, &fence_stdin(&sim, action, plug))
     };
     let attr = |host: &str| -> Option<String> {
