@@ -815,6 +815,13 @@ fn fence_compute_and_fence_evacuate_on_a_real_cluster() {
         "no",
     ])
     .unwrap_or_else(|e| panic!("attrd_updater: {e}"));
+    // off on a host already down+disabled does nothing, not even evacuate=yes (the
+    // known fence_compute gap this project fixes)
+    sim.clear_requests();
+    let o = fence("fence_compute", "off", "compute-0");
+    assert_eq!(rc(&o), 0, "{}", output_text(&o));
+    assert_eq!(attr("compute-0").as_deref(), Some("no"));
+    assert!(sim.requests().iter().all(|r| r.method != "PUT"));
     let o = fence("fence_compute", "on", "compute-0");
     assert_eq!(rc(&o), 0, "{}", output_text(&o));
     let svc = sim.service("compute-0", "nova-compute");
