@@ -1,5 +1,6 @@
 //! The OCF runtime every agent leans on.
 
+pub mod action;
 pub mod agent;
 pub mod code;
 pub mod deadline;
@@ -10,10 +11,13 @@ pub mod metadata;
 pub mod notify;
 pub mod params;
 pub mod process;
+pub mod state;
 
-pub use agent::{Agent, Context};
+pub use action::Actions;
+pub use agent::{Agent, Context, OcfAgent};
 pub use code::OcfCode;
 pub use deadline::{Backoff, Deadline};
 pub use env::OcfEnv;
 pub use error::{OcfError, OcfResult};
 pub use params::{ParamSpec, ParamType, Params};
+pub use state::StateFile;
