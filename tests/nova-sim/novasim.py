@@ -17,6 +17,7 @@ TCP_NODELAY socket: otherwise Nagle + delayed ACKs add ~40 ms to every request.
 
 import argparse
 import copy
+import functools
 import json
 import os
 import re
@@ -62,6 +63,12 @@ def vstr(v):
 
 TRUE_WORDS = ("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes")
 FALSE_WORDS = ("False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no")
+
+
+@functools.lru_cache(maxsize=65536)
+def host_id(tenant, host):
+    """Nova's hostId: an opaque per-project digest of the host (stable, cached: lists are hot)."""
+    return uuid.uuid5(uuid.NAMESPACE_DNS, "%s/%s" % (tenant, host)).hex if host else ""
 
 
 def nova_bool(v):
@@ -1053,6 +1060,10 @@ class Handler(BaseHTTPRequestHandler):
                 "shelved_offloaded": "SHELVED_OFFLOADED", "rescued": "RESCUE",
                 "soft-delete": "SOFT_DELETED", "deleted": "DELETED"}.get(vm, "UNKNOWN")
 
+    def host_status(self, host):
+        svc = self.sim.services("nova-compute", host) if host else []
+        return ("UP" if self.sim.service_up(svc[0]) else "DOWN") if svc else ""
+
     def server_view(self, srv, mv, tok, path, detail=True):
         base = self.compute_base(path)
         links = [{"rel": "self", "href": "%s/servers/%s" % (base, srv["id"])},
@@ -1085,8 +1096,7 @@ class Handler(BaseHTTPRequestHandler):
             "tenant_id": srv["tenant_id"],
             "user_id": srv["user_id"],
             "metadata": dict(srv["metadata"]),
-            "hostId": uuid.uuid5(uuid.NAMESPACE_DNS, "%s/%s" % (srv["tenant_id"], srv["host"])).hex
-            if srv["host"] else "",
+            "hostId": host_id(srv["tenant_id"], srv["host"]),
             "image": image,
             "flavor": flavor,
             "created": iso(srv["created"], micro=False, z=True),
@@ -1123,8 +1133,7 @@ class Handler(BaseHTTPRequestHandler):
         if mv >= (2, 9):
             out["locked"] = srv["locked"]
         if mv >= (2, 16) and admin:
-            svc = self.sim.services("nova-compute", srv["host"]) if srv["host"] else []
-            out["host_status"] = ("UP" if self.sim.service_up(svc[0]) else "DOWN") if svc else ""
+            out["host_status"] = self.host_status(srv["host"])
         if mv >= (2, 19):
             out["description"] = None
         if mv >= (2, 26):
