@@ -487,7 +487,13 @@ fn openstackclient_app_credential_over_tls_service_set_image_and_flavor() {
                 img,
                 &["evacuable"],
                 json!({"os_distro": "cirros", "hw_qemu_guest_agent": "yes"}),
-            ),
+            )
+            .with_state(|st| {
+                for i in 0..26 {
+                    st["images"].as_array_mut().expect("images").push(json!({
+                        "id": format!("7e2d4c6a-2222-4222-8222-{i:012}")}));
+                }
+            }),
     );
     let dir = TempDir::new("osc");
     let ca = sim.ca_file().expect("TLS sim has a CA").to_path_buf();
@@ -551,6 +557,15 @@ fn openstackclient_app_credential_over_tls_service_set_image_and_flavor() {
             (Some("RegionOne"), Some("admin"))
         );
     }
+
+    let ids = osc(&["image", "list", "-f", "value", "-c", "ID"]);
+    assert_eq!(ids.lines().count(), 27, "{ids}");
+    let pages = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/image/v2/images"))
+        .count();
+    assert_eq!(pages, 2, "openstacksdk follows Glance's next link");
 
     let image: serde_json::Value =
         serde_json::from_str(&osc(&["image", "show", img, "-f", "json"])).expect("image JSON");
@@ -686,23 +701,25 @@ fn fence_compute_and_fence_evacuate_on_a_real_cluster() {
     let node = cluster.node(0);
     let host_pid = node.host_pid().expect("node runs");
     let evac_img = "9d0c1e11-aaaa-4bbb-8ccc-000000000001";
+    // Glance lists newest first, 25 per page: the oldest image, also tagged, is on page 2
+    let late_img = "9d0c1e11-aaaa-4bbb-8ccc-000000000002";
+    let mut cfg = three_computes()
+        .netns_of(host_pid)
+        .flavor("7", "ha.tagged", false, json!({"evacuable": "True "}))
+        .image(late_img, &["evacuable"], json!({}));
+    for i in 0..25 {
+        cfg = cfg.image(&format!("9d0c1e11-ffff-4fff-8fff-{i:012}"), &[], json!({}));
+    }
+    let server = |n: u32, name: &str, flavor: &str, image: Option<&str>| {
+        json!({"id": format!("cccccccc-0000-4000-8000-00000000000{n}"), "name": name,
+               "host": "compute-0", "flavor_id": flavor, "image_id": image})
+    };
     let sim = NovaSim::start(
-        three_computes()
-            .netns_of(host_pid)
-            .flavor("7", "ha.tagged", false, json!({"evacuable": "True "}))
-            .image(evac_img, &["evacuable"], json!({}))
-            .server(
-                json!({"id": "cccccccc-0000-4000-8000-000000000001", "name": "by-flavor",
-                           "host": "compute-0", "flavor_id": "7"}),
-            )
-            .server(
-                json!({"id": "cccccccc-0000-4000-8000-000000000002", "name": "by-image",
-                           "host": "compute-0", "flavor_id": "1", "image_id": evac_img}),
-            )
-            .server(
-                json!({"id": "cccccccc-0000-4000-8000-000000000003", "name": "untagged",
-                           "host": "compute-0", "flavor_id": "1", "image_id": null}),
-            )
+        cfg.image(evac_img, &["evacuable"], json!({}))
+            .server(server(1, "by-flavor", "7", None))
+            .server(server(2, "by-image", "1", Some(evac_img)))
+            .server(server(3, "untagged", "1", None))
+            .server(server(4, "by-image-on-page-2", "1", Some(late_img)))
             .servers_on("compute-1", 1),
     );
     let site = sitecustomize(tmp.path());
@@ -794,6 +811,11 @@ fn fence_compute_and_fence_evacuate_on_a_real_cluster() {
     }
     assert_eq!(
         sim.server("cccccccc-0000-4000-8000-000000000003")["host"],
+        "compute-0"
+    );
+    // fence_evacuate reads only Glance's first page: the tagged image on page 2 is missed
+    assert_eq!(
+        sim.server("cccccccc-0000-4000-8000-000000000004")["host"],
         "compute-0"
     );
     let reqs = sim.requests();
