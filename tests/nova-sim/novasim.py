@@ -35,8 +35,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MIN_MICROVERSION = (2, 1)
 INTERFACES = ("public", "internal", "admin")
 SECRET_KEYS = ("password", "secret", "adminPass")
-# server fields grouped by the microversion that introduced them
-EVAC_ACTIVE_MIGRATION = ("accepted", "pre-migrating", "running", "queued", "preparing")
 
 
 def now():
@@ -548,14 +546,6 @@ class Handler(BaseHTTPRequestHandler):
             return 200, sim.dump_state()
         if segs == ["state"] and method == "PUT":
             sim.set_state(body)
-            return 200, sim.dump_state()
-        if segs == ["state"] and method == "PATCH":
-            # top-level keys replace the lists/values they name
-            st = sim.dump_state()
-            for s in st["services"]:
-                s.pop("state", None)
-            st.update(body)
-            sim.set_state(st)
             return 200, sim.dump_state()
         if segs == ["config"] and method in ("PUT", "PATCH"):
             sim.config.update(body)
