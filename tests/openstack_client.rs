@@ -878,3 +878,167 @@ fn parallel_evacuations_share_the_session() {
     assert!(sim.servers_on("compute-0").is_empty());
     assert_eq!(token_requests(&sim), 1);
 }
+
+/// Every log record of this test binary up to debug: what ocfbox's logger writes with
+/// HA_debug=1 (it admits nothing below debug; ureq's trace level dumps raw requests).
+struct Capture;
+
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+        LOGGED.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    }
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = log::set_boxed_logger(Box::new(Capture));
+        log::set_max_level(log::LevelFilter::Debug);
+    });
+}
+
+/// Processes whose argv or environment holds one of `needles` (all of /proc: the client
+/// starts no child, so anything found came from somewhere it must not have).
+fn processes_holding(needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        for f in ["cmdline", "environ"] {
+            if let Ok(raw) = std::fs::read(e.path().join(f)) {
+                let text = String::from_utf8_lossy(&raw);
+                if needles.iter().any(|n| text.contains(n)) {
+                    found.push(format!("/proc/{name}/{f}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn secrets_reach_no_log_line_error_message_debug_form_or_process() {
+    capture_logs();
+    // A password of this test alone, so that a hit cannot come from another test.
+    let password = format!(
+        "scan-pw-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let pw = password.clone();
+    let sim = NovaSim::start(
+        SimConfig::new()
+            .max_microversion("2.11")
+            .hosts(&["compute-0", "compute-1"])
+            .servers_on("compute-0", 4)
+            .with_state(move |s| {
+                s["users"].as_array_mut().unwrap().push(json!({
+                    "id": "u-scan", "name": "scan", "domain_id": "default", "password": pw,
+                    "roles": {ADMIN_PROJECT_ID: ["admin"]}
+                }));
+            }),
+    );
+    let p = CredentialParams {
+        auth_url: Some(sim.auth_url()),
+        username: Some("scan".into()),
+        password: Some(Secret::new(password.clone())),
+        project_name: Some(ADMIN_PROJECT.into()),
+        ..Default::default()
+    };
+    let cfg = config(&p);
+    let dl = deadline(30);
+    let s = Session::connect(&cfg, &dl).unwrap();
+    let nova = s.compute();
+    let mut texts = vec![format!("{p:?}"), format!("{cfg:?}"), format!("{s:?}")];
+    let mut procs = processes_holding(&[&password, "gAAAAA"]);
+
+    let svc = nova
+        .services(Some("nova-compute"), Some("compute-0"), &dl)
+        .unwrap()
+        .remove(0);
+    sim.kill_compute("compute-0");
+    nova.force_down_and_disable(&svc, "ocfbox evacuation requested 1", &dl)
+        .unwrap();
+    // At 2.11 Nova answers an evacuation with an adminPass: read, dropped, never shown.
+    let servers = nova.servers_on_host("compute-0", &dl).unwrap();
+    let done = parallel(servers, 4, |srv| {
+        nova.evacuate(&srv.id, &EvacuateRequest::default(), &dl)
+    });
+    assert!(done.iter().all(Result::is_ok), "{done:?}");
+    procs.extend(processes_holding(&[&password, "gAAAAA"]));
+    texts.extend(done.iter().map(|r| format!("{r:?}")));
+
+    // Failures, including a peer that quotes the secret back in its error.
+    sim.fault(
+        Fault::new(
+            Some("GET"),
+            "/os-services",
+            FaultKind::StatusBody(
+                500,
+                json!({"computeFault": {"code": 500, "message": format!("db error near '{password}'")}}),
+            ),
+        )
+        .times(1),
+    );
+    let e = nova.services(None, None, &dl).unwrap_err();
+    assert!(e.to_string().contains("<redacted>"), "{e}");
+    texts.push(e.to_string());
+    texts.push(format!("{e:?}"));
+    sim.expire_tokens();
+    sim.fault(Fault::new(
+        Some("GET"),
+        "/os-migrations",
+        FaultKind::Unauthorized,
+    ));
+    let e = nova
+        .migrations(&MigrationFilter::default(), &dl)
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    for kind in [
+        FaultKind::Malformed,
+        FaultKind::Drop,
+        FaultKind::Status(503),
+    ] {
+        sim.fault(Fault::new(Some("GET"), "/servers/detail", kind).times(1));
+        let e = nova.servers_on_host("compute-0", &dl).unwrap_err();
+        texts.push(format!("{e} {e:?}"));
+    }
+    let mut wrong = p.clone();
+    wrong.password = Some(Secret::new(format!("{password}-wrong")));
+    let e = Session::connect(&config(&wrong), &dl).unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    procs.extend(processes_holding(&[&password, "gAAAAA"]));
+
+    let logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        logged.iter().any(|l| l.starts_with("DEBUG")),
+        "debug lines were captured: {logged:?}"
+    );
+    for t in texts.iter().chain(logged.iter()) {
+        assert!(!t.contains(&password), "the password leaked: {t}");
+        assert!(!t.contains("gAAAAA"), "a token leaked: {t}");
+        assert!(!t.contains("adminPass"), "an adminPass leaked: {t}");
+    }
+    assert!(procs.is_empty(), "secrets in {procs:?}");
+    // The secrets went where they belong: only the token request carried one.
+    let reqs = sim.requests();
+    assert!(reqs
+        .iter()
+        .filter(|r| r.had_secret)
+        .all(|r| r.path.ends_with("/auth/tokens") || r.path.ends_with("/action")));
+}
