@@ -94,7 +94,7 @@ echo
 echo "### failover timeline (3-node Pacemaker test, ms after ganesha.nfsd on node2 was SIGKILLed)"
 echo
 timeline=$work/timeline.txt
-if ! GANESHA_TIMELINE_FILE=$timeline cargo test --release --quiet --test ganesha_cluster \
+if ! GANESHA_TIMELINE_FILE=$timeline cargo test --release --quiet --test tests ganesha_cluster:: \
       >"$work/cluster-test.log" 2>&1 || [[ ! -s $timeline ]]; then
   echo "(the 3-node test failed; its output follows)"
   tail -40 "$work/cluster-test.log"

@@ -1,7 +1,7 @@
 //! The multi-call shape: argv[0] picks the agent, `ocfbox AGENT ACTION` does the same,
 //! and every way of calling it wrongly ends with the OCF code Pacemaker expects.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! the ocfbox agents installed: an example an operator cannot paste is worse than none.
 //! The cluster is in maintenance mode, so nothing in them is started on this machine.
 
-mod common;
+use crate::common;
 
 use common::pacemaker::{Cluster, ClusterOptions};
 use common::{ocfbox_provider_dir, require_root, TempDir};

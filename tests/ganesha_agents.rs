@@ -3,7 +3,7 @@
 //! node name from CRM_meta_on_node, as Pacemaker passes it. The attribute side
 //! (ganesha_mon, ganesha_grace start/monitor) is in ganesha_pacemaker.rs.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};

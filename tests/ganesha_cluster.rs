@@ -12,7 +12,7 @@
 //! The timeline it measures is printed as one `GANESHA-FAILOVER-TIMELINE` line for
 //! bench/ganesha.sh.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;

@@ -3,7 +3,7 @@
 //! read from Pacemaker's own attribute alerts (microsecond timestamps taken by attrd), not
 //! from polling.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

@@ -3,7 +3,7 @@
 //! interface sits on a private system bus: the preset's health check is that interface
 //! answering get_grace, so a ganesha that runs but cannot answer (stopped, hung) fails it.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

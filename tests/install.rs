@@ -1,7 +1,7 @@
 //! `make install` stages the binary once and one symlink per agent, honouring DESTDIR,
 //! PREFIX and PROVIDER; `make uninstall` takes all of it back.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! reason is one `ocf-exit-reason:` line on stderr, log lines go where HA_LOGFILE says and
 //! name the agent and the resource instance, debug lines only with HA_debug.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::process::{Command, Output};

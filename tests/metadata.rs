@@ -4,7 +4,7 @@
 //! against both schemas Debian's resource-agents ships (the DTD ocf-tester uses, and
 //! metadata.rng).
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::process::Command;

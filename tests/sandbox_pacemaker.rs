@@ -1,6 +1,6 @@
 //! The Pacemaker cluster sandbox itself: real pacemakerd + corosync in namespaces.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::thread;

@@ -1,6 +1,6 @@
 //! The systemd sandbox itself: a real `systemd --user` that agents reach over a private bus.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! agent's process group when CRM_meta_timeout passes, so an agent that overran its budget
 //! fails the test with "killed", not with a timing assertion.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -390,9 +390,7 @@ mod tests {
             let mut seen = Vec::new();
             let (mut s, _) = l.accept().unwrap();
             for answer in answers {
-                let mut buf = [0u8; 8192];
-                let n = s.read(&mut buf).unwrap_or(0);
-                seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                seen.push(read_request(&mut s));
                 let _ = write!(
                     s,
                     "HTTP/1.1 201 Created\r\nX-Subject-Token: tok\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
@@ -402,6 +400,25 @@ mod tests {
             seen
         });
         (url, h)
+    }
+
+    /// One whole request: the head, then as many body bytes as it announces.
+    fn read_request(s: &mut std::net::TcpStream) -> String {
+        let mut raw = Vec::new();
+        let mut byte = [0u8; 1];
+        while !raw.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+            raw.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        let len = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        let _ = s.read_exact(&mut body);
+        raw.extend(body);
+        String::from_utf8_lossy(&raw).into_owned()
     }
 
     #[test]
@@ -419,6 +436,7 @@ mod tests {
         assert_eq!(r.header("x-subject-token"), Some("tok"));
         let v: serde_json::Value = r.json().unwrap();
         assert_eq!(v["a"], 1);
+        drop(r);
         // A clone in another thread reuses the connection (the server accepts only one).
         let c2 = client.clone();
         let url2 = url.clone();

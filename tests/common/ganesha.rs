@@ -123,12 +123,6 @@ impl GaneshaSandbox {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    /// A path inside the sandbox's mount namespace, seen from the host (through
-    /// /proc/<init>/root), e.g. to plant a pid file under its private /run.
-    pub fn inside(&self, path: &str) -> PathBuf {
-        PathBuf::from(format!("/proc/{}/root{}", self.process.init_pid(), path))
-    }
-
     /// A command run inside the sandbox's namespaces, with the private bus in its environment.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = self.process.nsenter(program);
@@ -266,10 +260,6 @@ impl NodeGanesha {
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The bus as the host reaches it.

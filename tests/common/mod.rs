@@ -1,10 +1,9 @@
-//! Test harness shared by the integration tests (`mod common;`): real peers (a systemd
+//! Test harness shared by the integration tests (`crate::common` of tests/tests.rs): real peers (a systemd
 //! user manager, Pacemaker/Corosync clusters) in namespaces, plus small helpers.
 //!
 //! Every sandbox is hermetic (own mount, PID and network namespaces), parallel-safe,
 //! and ends every process it started, by PID, when it is dropped (also on panic).
 //! A test that lacks root or a package fails with a message saying what to install.
-#![allow(dead_code)]
 
 pub mod ganesha;
 pub mod nova;

@@ -12,7 +12,6 @@
 //! One simulator process per `NovaSim`, on a free loopback port (control calls through a
 //! Unix socket), ended by PID on Drop (also on panic); it also exits by itself when the test
 //! process is gone. See tests/nova-sim/README.md for the state format and control API.
-#![allow(dead_code)]
 
 use super::TempDir;
 use serde_json::{json, Value};
@@ -930,12 +929,28 @@ pub fn password_auth(creds: &Credentials) -> Value {
 impl Api {
     /// Any request; `mv` sets `OpenStack-API-Version: compute <mv>`.
     pub fn call(&self, method: &str, url: &str, mv: Option<&str>, body: Option<&Value>) -> Resp {
+        let v = mv.map(|v| format!("compute {v}"));
+        let headers: Vec<(&str, &str)> = v
+            .as_deref()
+            .map(|v| vec![("OpenStack-API-Version", v)])
+            .unwrap_or_default();
+        self.call_with(method, url, &headers, body)
+    }
+
+    /// Any request with these extra headers (e.g. only the legacy microversion header).
+    pub fn call_with(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
         let mut b = ureq::http::Request::builder().method(method).uri(url);
         if !self.token.is_empty() {
             b = b.header("X-Auth-Token", &self.token);
         }
-        if let Some(v) = mv {
-            b = b.header("OpenStack-API-Version", format!("compute {v}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
         }
         let data = body.map(|b| b.to_string()).unwrap_or_default();
         if body.is_some() {

@@ -91,10 +91,6 @@ impl Node {
         &self.name
     }
 
-    pub fn index(&self) -> usize {
-        self.index
-    }
-
     /// The node's directory in the sandbox (configs, logs, bind-mount sources).
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -36,7 +36,8 @@ pub struct SystemdOptions {
 pub struct SystemdSandbox {
     // field order = drop order: processes first, then the cgroup, then the files
     ns: NsProcess,
-    cgroup: CgroupDir,
+    // held for its Drop only
+    _cgroup: CgroupDir,
     dir: TempDir,
 }
 
@@ -92,7 +93,11 @@ impl SystemdSandbox {
             netns_of: opts.netns_of,
         })
         .unwrap_or_else(|e| panic!("cannot start the systemd sandbox: {e}"));
-        let mut sb = SystemdSandbox { ns, cgroup, dir };
+        let mut sb = SystemdSandbox {
+            ns,
+            _cgroup: cgroup,
+            dir,
+        };
         if let Err(e) = sb.wait_ready(Duration::from_secs(30)) {
             panic!("systemd sandbox did not come up: {e}\n{}", sb.diagnostics());
         }

@@ -238,12 +238,14 @@ class Sim:
         """Advances every evacuation by the time that passed (lazy, under the lock)."""
         t = now()
         rebuild = float(self.config["rebuild_time"])
-        for mig in self.state["migrations"]:
-            plan = mig.get("_plan")
-            if not plan:
-                continue
+        active = [m for m in self.state["migrations"] if m.get("_plan")]
+        if not active:
+            return
+        by_id = {s["id"]: s for s in self.state["servers"]}
+        for mig in active:
+            plan = mig["_plan"]
             elapsed = t - plan["start"]
-            srv = self.server(mig["instance_uuid"])
+            srv = by_id.get(mig["instance_uuid"])
             outcome = plan["outcome"]
             if outcome == "error":
                 # the conductor found no valid host: the record never leaves the source
@@ -278,7 +280,7 @@ class Sim:
         srv["updated"] = t
         if status == "done":
             srv["host"] = mig["dest_compute"]
-            stopped = plan["was_stopped"] or plan["microversion"] >= (2, 95)
+            stopped = plan["was_stopped"] or parse_version(plan["microversion"]) >= (2, 95)
             srv["vm_state"] = "stopped" if stopped else "active"
             srv["power_state"] = 4 if stopped else 1
         elif status == "failed":
@@ -1318,7 +1320,7 @@ class Handler(BaseHTTPRequestHandler):
             "microversion": vstr(mv),
             "request": {k: v for k, v in args.items() if k != "adminPass"},
             "_plan": {"start": t, "outcome": outcome, "was_stopped": srv["vm_state"] == "stopped",
-                      "microversion": mv},
+                      "microversion": vstr(mv)},
         }
         sim.state["migrations"].append(mig)
         srv["task_state"] = "rebuilding"
