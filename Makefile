@@ -22,22 +22,22 @@ BIN        ?= target/release/ocfbox
 all: build
 
 build:
-	$(CARGO) build --release
+	$(CARGO) build --release --locked
 
 deps:
 	./tools/install-deps.sh
 
 test: deps
-	$(CARGO) test --no-fail-fast
+	$(CARGO) test --locked --no-fail-fast
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 # The binary once, then one symlink per agent (the link's name picks the agent). The link
 # target is absolute and without DESTDIR, so a staged tree is right once copied into place.
 install:
-	@test -x $(BIN) || $(CARGO) build --release
+	@test -x $(BIN) || $(CARGO) build --release --locked
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER) $(DESTDIR)$(SBINDIR)
 	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(LIBEXECDIR)/ocfbox
 	ln -sfn $(LIBEXECDIR)/ocfbox $(DESTDIR)$(SBINDIR)/ocfbox

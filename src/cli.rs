@@ -74,9 +74,12 @@ pub fn unknown_agent(name: &str) -> i32 {
         crate::ocf::params::printable(name),
         known.join(", ")
     ));
-    write_stderr(&format!(
-        "ocf-exit-reason:ocfbox has no agent named '{}'\n",
-        crate::ocf::params::printable(name)
-    ));
+    crate::ocf::log::exit_reason(
+        &format!(
+            "ocfbox has no agent named '{}'",
+            crate::ocf::params::printable(name)
+        ),
+        ::log::Level::Error,
+    );
     OcfCode::ErrInstalled.as_i32()
 }

@@ -38,13 +38,9 @@ fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let prefix = std::env::var("OCF_EXIT_REASON_PREFIX")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "ocf-exit-reason:".to_string());
-        eprintln!(
-            "{prefix}internal error in ocfbox: {}{place}",
-            what.replace('\n', " ")
+        ocf::log::exit_reason(
+            &format!("internal error in ocfbox: {what}{place}"),
+            log::Level::Error,
         );
         std::process::exit(ocf::OcfCode::ErrGeneric.as_i32());
     }));

@@ -136,3 +136,19 @@ fn exit_reason_prefix_is_taken_from_the_environment() {
         .expect("run ocfbox");
     assert!(String::from_utf8_lossy(&out.stderr).contains("why:internal error"));
 }
+
+#[test]
+fn unknown_agent_reason_takes_the_prefix_too() {
+    let dir = TempDir::new("unknown-prefix");
+    let out = Command::new(link(&dir, "NoSuchAgent"))
+        .arg("monitor")
+        .env("OCF_EXIT_REASON_PREFIX", "why:")
+        .output()
+        .expect("run ocfbox");
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("why:ocfbox has no agent named 'NoSuchAgent'"),
+        "{stderr}"
+    );
+}

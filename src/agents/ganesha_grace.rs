@@ -24,8 +24,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::ganesha::admin;
-use crate::ganesha::state::{boottime_ms, StateFile};
 use crate::ocf::notify::{Notification, NotifyType};
+use crate::ocf::StateFile;
 use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker::{self, attrd};
 
@@ -84,13 +84,7 @@ struct Config {
 impl Config {
     fn read(ctx: &Context<'_>) -> OcfResult<Config> {
         let p = ctx.params(SPECS);
-        let grace_active = p.required_string("grace_active")?;
-        if !attrd::valid_name(&grace_active) {
-            return Err(OcfError::configured(format!(
-                "parameter 'grace_active' is not a valid attribute name: '{}'",
-                crate::ocf::params::printable(&grace_active)
-            )));
-        }
+        let grace_active = attrd::name_param("grace_active", &p.required_string("grace_active")?)?;
         let node_vips = parse_node_vips(p.string("node_vips")?.as_deref().unwrap_or(""))
             .map_err(|e| OcfError::configured(format!("parameter 'node_vips': {e}")))?;
         Ok(Config {
@@ -159,19 +153,12 @@ fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCod
         }
         std::thread::sleep(backoff.advance());
     }
-    let mut values = BTreeMap::new();
-    values.insert("started".to_string(), boottime_ms().to_string());
-    state.write(&values)?;
+    state.mark_started()?;
     Ok(OcfCode::Success)
 }
 
 fn monitor(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
-    if state.read()?.is_none() {
-        return Err(OcfError::NotRunning(format!(
-            "not started on this node (no {})",
-            state.path().display()
-        )));
-    }
+    state.require_started()?;
     let node = pacemaker::local_node_name(ctx)?;
     if grace_is_active(ctx, cfg, &node)? {
         Ok(OcfCode::Success)

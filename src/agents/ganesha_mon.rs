@@ -26,12 +26,11 @@
 //! HA_RSCTMP, stop removes it.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::ganesha::state::{boottime_ms, StateFile};
 use crate::ganesha::{admin, pid, Liveness};
+use crate::ocf::state::{boottime_ms, StateFile};
 use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker::{self, attrd};
 
@@ -47,7 +46,6 @@ const SPECS: &[ParamSpec] = &[
 /// State file key: CLOCK_BOOTTIME ms when grace-active was deleted while ganesha-active
 /// still had to follow.
 const PENDING: &str = "grace_deleted_ms";
-const STARTED: &str = "started";
 
 /// Time kept back, after a wait, for the attrd call that ends it.
 const CALL_RESERVE: Duration = Duration::from_millis(1500);
@@ -89,8 +87,8 @@ impl Config {
     fn read(ctx: &Context<'_>) -> OcfResult<Config> {
         let p = ctx.params(SPECS);
         let ganesha_active =
-            attribute_name(&p.required_string("ganesha_active")?, "ganesha_active")?;
-        let grace_active = attribute_name(&p.required_string("grace_active")?, "grace_active")?;
+            attrd::name_param("ganesha_active", &p.required_string("ganesha_active")?)?;
+        let grace_active = attrd::name_param("grace_active", &p.required_string("grace_active")?)?;
         if ganesha_active == grace_active {
             return Err(OcfError::configured(
                 "parameters 'ganesha_active' and 'grace_active' must name different attributes",
@@ -116,17 +114,6 @@ impl Config {
     }
 }
 
-fn attribute_name(value: &str, param: &str) -> OcfResult<String> {
-    if attrd::valid_name(value) {
-        Ok(value.to_string())
-    } else {
-        Err(OcfError::configured(format!(
-            "parameter '{param}' is not a valid attribute name: '{}'",
-            crate::ocf::params::printable(value)
-        )))
-    }
-}
-
 /// Is ganesha.nfsd alive here: its pid file names a live ganesha.nfsd, and at
 /// OCF_CHECK_LEVEL 10 or more its admin interface also answers on D-Bus.
 fn health(ctx: &Context<'_>, cfg: &Config) -> Result<u32, String> {
@@ -144,20 +131,13 @@ fn health(ctx: &Context<'_>, cfg: &Config) -> Result<u32, String> {
 }
 
 fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
-    let mut values = BTreeMap::new();
-    values.insert(STARTED.to_string(), boottime_ms().to_string());
-    state.write(&values)?;
+    state.mark_started()?;
     observe_or_log(ctx, cfg, state);
     Ok(OcfCode::Success)
 }
 
 fn monitor(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
-    if !state.read()?.is_some_and(|v| v.contains_key(STARTED)) {
-        return Err(OcfError::NotRunning(format!(
-            "not started on this node (no {})",
-            state.path().display()
-        )));
-    }
+    state.require_started()?;
     observe_or_log(ctx, cfg, state);
     Ok(OcfCode::Success)
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
-use crate::ocf::params::printable;
+use crate::ocf::metadata::xml_escape;
 use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
@@ -145,14 +145,8 @@ impl Config {
     /// How deep this operation checks: OCF_CHECK_LEVEL when Pacemaker passes it; else a
     /// probe looks at the unit only and everything else uses `check_level`.
     fn depth(&self, ctx: &Context<'_>) -> u32 {
-        match ctx.env.var("OCF_CHECK_LEVEL") {
-            Some(v) => v.trim().parse().unwrap_or_else(|_| {
-                log::warn!(
-                    "OCF_CHECK_LEVEL '{}' is not a number; checking the unit state only",
-                    printable(v)
-                );
-                0
-            }),
+        match ctx.env.check_level_given() {
+            Some(level) => level,
             None if ctx.is_probe() => 0,
             None => self.check_level,
         }
@@ -553,13 +547,6 @@ fn preset_specs() -> Vec<ParamSpec> {
             s
         })
         .collect()
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn describe_preset_check(check: &PresetCheck) -> String {

@@ -4,7 +4,6 @@
 
 pub mod admin;
 pub mod pid;
-pub mod state;
 
 pub use admin::{GaneshaError, GraceState};
 pub use pid::{Liveness, NotRunning};

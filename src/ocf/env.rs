@@ -108,11 +108,23 @@ impl OcfEnv {
         matches!(action, "monitor" | "status") && self.interval_ms() == 0
     }
 
-    /// OCF_CHECK_LEVEL (0 when absent or not a number: the lightest check is the safe reading).
+    /// OCF_CHECK_LEVEL, 0 when absent.
     pub fn check_level(&self) -> u32 {
-        self.var("OCF_CHECK_LEVEL")
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(0)
+        self.check_level_given().unwrap_or(0)
+    }
+
+    /// OCF_CHECK_LEVEL when Pacemaker passed one (an agent may default otherwise). A value
+    /// that is not a number reads as 0, with a warning: the lightest check is the safe
+    /// reading.
+    pub fn check_level_given(&self) -> Option<u32> {
+        let v = self.var("OCF_CHECK_LEVEL")?;
+        Some(v.trim().parse().unwrap_or_else(|_| {
+            log::warn!(
+                "OCF_CHECK_LEVEL '{}' is not a number; checking at level 0",
+                super::params::printable(v)
+            );
+            0
+        }))
     }
 
     pub fn resource_instance(&self) -> Option<&str> {
@@ -178,5 +190,8 @@ mod tests {
         assert_eq!(OcfEnv::default().check_level(), 0);
         let env = OcfEnv::from_pairs([("OCF_CHECK_LEVEL", "10")]);
         assert_eq!(env.check_level(), 10);
+        assert_eq!(OcfEnv::default().check_level_given(), None);
+        let env = OcfEnv::from_pairs([("OCF_CHECK_LEVEL", "deep")]);
+        assert_eq!(env.check_level_given(), Some(0));
     }
 }

@@ -50,16 +50,20 @@ impl LogConfig {
             logfile,
             debug,
             debuglog,
-            exit_reason_prefix: env
-                .var("OCF_EXIT_REASON_PREFIX")
-                .unwrap_or("ocf-exit-reason:")
-                .to_string(),
+            exit_reason_prefix: exit_reason_prefix(env.var("OCF_EXIT_REASON_PREFIX")),
         }
     }
 
     fn stderr_is_a_sink(&self) -> bool {
         self.tty || (self.syslog_facility.is_none() && self.logfile.is_none())
     }
+}
+
+/// Pacemaker's own prefix unless OCF_EXIT_REASON_PREFIX names another (empty: the default).
+fn exit_reason_prefix(var: Option<&str>) -> String {
+    var.filter(|p| !p.is_empty())
+        .unwrap_or("ocf-exit-reason:")
+        .to_string()
 }
 
 fn facility_from_name(name: &str) -> Option<libc::c_int> {
@@ -220,12 +224,14 @@ pub fn init(config: LogConfig) {
 
 /// Report why the action failed: one `ocf-exit-reason:` line on stderr (Pacemaker keeps the
 /// last one), and the same text at `level` in the log sinks that are not stderr.
+/// Also before the logger is set up (an unknown agent, a panic): the prefix then comes
+/// straight from OCF_EXIT_REASON_PREFIX.
 pub fn exit_reason(msg: &str, level: Level) {
-    let prefix = LOGGER
-        .get()
-        .map(|l| l.config.exit_reason_prefix.clone())
-        .unwrap_or_else(|| "ocf-exit-reason:".to_string());
-    eprintln!("{prefix}{}", one_line(msg));
+    let prefix = match LOGGER.get() {
+        Some(l) => l.config.exit_reason_prefix.clone(),
+        None => exit_reason_prefix(std::env::var("OCF_EXIT_REASON_PREFIX").ok().as_deref()),
+    };
+    super::agent::write_stderr(&format!("{prefix}{}\n", one_line(msg)));
     if let Some(logger) = LOGGER.get() {
         let stderr_sink = logger.config.stderr_is_a_sink();
         logger.write_sinks(level, msg, !stderr_sink);

@@ -33,6 +33,14 @@ fn attribute_values<'a>(xml: &'a str, tag: &str, attr: &str) -> Vec<&'a str> {
     out
 }
 
+/// Text made safe for an XML attribute value or element (meta-data, a CIB).
+pub fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// The names of the `<action name="...">` elements.
 pub fn advertised_actions(xml: &str) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();

@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod notify;
 pub mod params;
 pub mod process;
+pub mod state;
 
 pub use agent::{Agent, Context};
 pub use code::OcfCode;
@@ -17,3 +18,4 @@ pub use deadline::{Backoff, Deadline};
 pub use env::OcfEnv;
 pub use error::{OcfError, OcfResult};
 pub use params::{ParamSpec, ParamType, Params};
+pub use state::StateFile;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use crate::ocf::process::{self, ProcessError};
-use crate::ocf::{Deadline, OcfError};
+use crate::ocf::{Deadline, OcfError, OcfResult};
 
 /// attrd_updater's exit status when the attribute does not exist (CRM_EX_NOSUCH).
 const RC_NO_SUCH_ATTRIBUTE: i32 = 78;
@@ -44,6 +44,18 @@ impl From<AttrdError> for OcfError {
             } => OcfError::NotInstalled(e.to_string()),
             _ => OcfError::Generic(e.to_string()),
         }
+    }
+}
+
+/// A parameter whose value names a node attribute: OCF_ERR_CONFIGURED unless valid.
+pub fn name_param(param: &str, value: &str) -> OcfResult<String> {
+    if valid_name(value) {
+        Ok(value.to_string())
+    } else {
+        Err(OcfError::configured(format!(
+            "parameter '{param}' is not a valid attribute name: '{}'",
+            crate::ocf::params::printable(value)
+        )))
     }
 }
 

@@ -32,6 +32,8 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ocfbox::ocf::metadata::xml_escape;
+
 use super::ns::{tail, NsProcess, NsSpec};
 use super::{proc, require_cmd, require_file, require_root, sandbox_script, TempDir};
 
@@ -712,8 +714,11 @@ fn corosync_conf(nodes: &[Node], token_ms: Option<u32>) -> String {
             n.addr()
         );
     }
+    // corosync's defaults try realtime scheduling and, when that fails, move corosync into
+    // the host's root cgroup: out of the sandbox, where nothing would end it.
+    s.push_str("}\nsystem {\n    sched_rr: no\n    move_to_root_cgroup: no\n}\n");
     s.push_str(
-        "}\nquorum {\n    provider: corosync_votequorum\n}\nlogging {\n    to_stderr: no\n    \
+        "quorum {\n    provider: corosync_votequorum\n}\nlogging {\n    to_stderr: no\n    \
          to_logfile: yes\n    logfile: @LOGFILE@\n    to_syslog: no\n    timestamp: on\n}\n",
     );
     s
@@ -748,13 +753,6 @@ fn cib_seed(extra: &[(String, String)]) -> String {
          </cluster_property_set>\n    </crm_config>\n    <nodes/>\n    <resources/>\n    \
          <constraints/>\n  </configuration>\n  <status/>\n</cib>\n"
     )
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Ok if crm_mon's XML shows every node of `want` online, a DC and quorum.

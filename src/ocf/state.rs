@@ -1,17 +1,21 @@
 //! Small per-resource state files under HA_RSCTMP (default /run/resource-agents, a tmpfs:
 //! they vanish at reboot together with the transient node attributes they describe).
 //!
-//! ganesha_mon and ganesha_grace are pseudo-resources: nothing on the node shows whether
-//! Pacemaker started them, so `start` writes the file and `stop` removes it, and a probe on a
-//! node where they never ran reports 7 (glusterfs' agents claimed "running" everywhere).
+//! For pseudo-resources (ganesha_mon, ganesha_grace): nothing on the node shows whether
+//! Pacemaker started them, so `start` writes the file with its `started` marker and `stop`
+//! removes it, and a probe on a node where they never ran reports 7 (glusterfs' agents
+//! claimed "running" everywhere).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::ocf::{Context, OcfError, OcfResult};
+use super::{Context, OcfError, OcfResult};
 
 pub const DEFAULT_RSCTMP: &str = "/run/resource-agents";
+
+/// The key whose presence says `start` ran on this node (its value: [`boottime_ms`]).
+pub const STARTED: &str = "started";
 
 pub struct StateFile {
     path: PathBuf,
@@ -97,6 +101,25 @@ impl StateFile {
         })
     }
 
+    /// Start of a pseudo-resource: the file anew, holding the `started` marker only.
+    pub fn mark_started(&self) -> OcfResult<()> {
+        let mut values = BTreeMap::new();
+        values.insert(STARTED.to_string(), boottime_ms().to_string());
+        self.write(&values)
+    }
+
+    /// The recorded values of a started resource; OCF_NOT_RUNNING when `start` did not run
+    /// here (no file, or no marker in it).
+    pub fn require_started(&self) -> OcfResult<BTreeMap<String, String>> {
+        match self.read()? {
+            Some(values) if values.contains_key(STARTED) => Ok(values),
+            _ => Err(OcfError::NotRunning(format!(
+                "not started on this node (no {})",
+                self.path.display()
+            ))),
+        }
+    }
+
     pub fn remove(&self) -> OcfResult<()> {
         match std::fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
@@ -136,6 +159,9 @@ mod tests {
         f.remove().unwrap();
         f.remove().unwrap();
         assert_eq!(f.read().unwrap(), None);
+        assert!(matches!(f.require_started(), Err(OcfError::NotRunning(_))));
+        f.mark_started().unwrap();
+        assert!(f.require_started().unwrap().contains_key(STARTED));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
