@@ -3,7 +3,7 @@
 //! client is the library the agents link, driven here through its public API; the
 //! simulator records what went over the wire, which is what these tests assert on.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
