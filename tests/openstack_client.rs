@@ -1042,3 +1042,55 @@ fn secrets_reach_no_log_line_error_message_debug_form_or_process() {
         .filter(|r| r.had_secret)
         .all(|r| r.path.ends_with("/auth/tokens") || r.path.ends_with("/action")));
 }
+
+/// The TCP connections this process opened to `port` (from ureq's debug log).
+fn connections_to(port: u16) -> usize {
+    let needle = format!("Connected TcpStream to 127.0.0.1:{port}");
+    LOGGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|l| l.contains(&needle))
+        .count()
+}
+
+#[test]
+fn workers_share_one_pool_of_tls_connections_and_insecure_is_warned_once() {
+    capture_logs();
+    let sim = NovaSim::start(
+        SimConfig::new()
+            .tls(true)
+            .latency_ms(5)
+            .hosts(&["compute-0"])
+            .servers_on("compute-0", 60),
+    );
+    let mut p = params(&sim.admin());
+    p.insecure = Some(true);
+    let s = connect(&p);
+    let _again = connect(&p);
+    let warned = LOGGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|l| l.starts_with("WARN") && l.contains("insecure"))
+        .count();
+    assert_eq!(warned, 1, "one warning per process");
+    let dl = deadline(60);
+    let nova = s.compute();
+    let ids: Vec<String> = nova
+        .servers_on_host("compute-0", &dl)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let before = connections_to(sim.port());
+    for _ in 0..3 {
+        let got = parallel(ids.clone(), 12, |id| nova.server(&id, &dl));
+        assert!(got.iter().all(Result::is_ok));
+    }
+    let opened = connections_to(sim.port()) - before;
+    assert!(
+        opened <= 12,
+        "180 requests by 12 workers opened {opened} TLS connections (one per worker at most)"
+    );
+}
