@@ -231,30 +231,23 @@ fn clouds_yaml_with_secure_yaml_and_parameter_precedence() {
 
     // An unknown cloud or a broken file is a configuration error naming the file,
     // never quoting it (a password may be on the offending line).
-    let e = AuthConfig::from_params_with(
-        &CredentialParams {
-            os_cloud: Some("nope".into()),
+    let cloud_error = |name: &str| {
+        let p = CredentialParams {
+            os_cloud: Some(name.into()),
             ..Default::default()
-        },
-        &sources,
-    )
-    .unwrap_err();
-    assert_eq!(e.ocf_code(), OcfCode::ErrConfigured);
+        };
+        let e = AuthConfig::from_params_with(&p, &sources).unwrap_err();
+        assert_eq!(e.ocf_code(), OcfCode::ErrConfigured, "{e}");
+        e
+    };
+    let e = cloud_error("nope");
     assert!(e.to_string().contains("nope"), "{e}");
     std::fs::write(
         &secure,
         format!("clouds:\n  ha:\n    auth:\n      password: [{ADMIN_PASSWORD}\n"),
     )
     .unwrap();
-    let e = AuthConfig::from_params_with(
-        &CredentialParams {
-            os_cloud: Some("ha".into()),
-            ..Default::default()
-        },
-        &sources,
-    )
-    .unwrap_err();
-    assert_eq!(e.ocf_code(), OcfCode::ErrConfigured);
+    let e = cloud_error("ha");
     assert!(e.to_string().contains("secure.yaml"), "{e}");
     assert!(!e.to_string().contains(ADMIN_PASSWORD), "{e}");
 }

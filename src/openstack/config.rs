@@ -480,7 +480,7 @@ impl AuthConfig {
             .ok_or_else(|| OpenStackError::config("auth_url is not set"))?;
         check_url(&auth_url)?;
 
-        let user = user_ref(p, c)?;
+        let user = user_ref(p, c);
         let app_id = nonempty(p.application_credential_id.clone())
             .or_else(|| nonempty(c.application_credential_id.clone()));
         let app_name = nonempty(p.application_credential_name.clone())
@@ -548,7 +548,7 @@ impl AuthConfig {
                     },
                 },
             };
-            let project = project_ref(p, c)?.ok_or_else(|| {
+            let project = project_ref(p, c).ok_or_else(|| {
                 OpenStackError::config("tenant_name (project_name or project_id) is not set")
             })?;
             (AuthMethod::Password { user, password }, Some(project))
@@ -638,48 +638,58 @@ fn domain(
     DomainRef::Name(DEFAULT_DOMAIN.to_string())
 }
 
-fn user_ref(p: &CredentialParams, c: &CloudAuth) -> Result<Option<NameOrId>> {
-    if let Some(id) = nonempty(p.user_id.clone()) {
-        return Ok(Some(NameOrId::Id(id)));
-    }
-    let d = || {
-        domain(
-            &p.user_domain,
-            &p.user_domain_id,
-            &c.user_domain_name,
-            &c.user_domain_id,
-            (&c.domain_name, &c.domain_id),
-        )
+/// A user or project: the parameter's id, else its name, else the cloud entry's id, else
+/// its name (names within `domain`).
+fn name_or_id(
+    param_id: &Option<String>,
+    param_name: &Option<String>,
+    cloud_id: Option<String>,
+    cloud_name: Option<String>,
+    domain: impl Fn() -> DomainRef,
+) -> Option<NameOrId> {
+    let named = |name| NameOrId::Name {
+        name,
+        domain: domain(),
     };
-    if let Some(name) = nonempty(p.username.clone()) {
-        return Ok(Some(NameOrId::Name { name, domain: d() }));
-    }
-    if let Some(id) = nonempty(c.user_id.clone()) {
-        return Ok(Some(NameOrId::Id(id)));
-    }
-    Ok(nonempty(c.username.clone()).map(|name| NameOrId::Name { name, domain: d() }))
+    nonempty(param_id.clone())
+        .map(NameOrId::Id)
+        .or_else(|| nonempty(param_name.clone()).map(named))
+        .or_else(|| nonempty(cloud_id).map(NameOrId::Id))
+        .or_else(|| nonempty(cloud_name).map(named))
 }
 
-fn project_ref(p: &CredentialParams, c: &CloudAuth) -> Result<Option<NameOrId>> {
-    if let Some(id) = nonempty(p.project_id.clone()) {
-        return Ok(Some(NameOrId::Id(id)));
-    }
-    let d = || {
-        domain(
-            &p.project_domain,
-            &p.project_domain_id,
-            &c.project_domain_name,
-            &c.project_domain_id,
-            (&c.domain_name, &c.domain_id),
-        )
-    };
-    if let Some(name) = nonempty(p.project_name.clone()) {
-        return Ok(Some(NameOrId::Name { name, domain: d() }));
-    }
-    if let Some(id) = nonempty(c.project_id.clone()).or_else(|| nonempty(c.tenant_id.clone())) {
-        return Ok(Some(NameOrId::Id(id)));
-    }
-    Ok(nonempty(c.project_name.clone())
-        .or_else(|| nonempty(c.tenant_name.clone()))
-        .map(|name| NameOrId::Name { name, domain: d() }))
+fn user_ref(p: &CredentialParams, c: &CloudAuth) -> Option<NameOrId> {
+    name_or_id(
+        &p.user_id,
+        &p.username,
+        c.user_id.clone(),
+        c.username.clone(),
+        || {
+            domain(
+                &p.user_domain,
+                &p.user_domain_id,
+                &c.user_domain_name,
+                &c.user_domain_id,
+                (&c.domain_name, &c.domain_id),
+            )
+        },
+    )
+}
+
+fn project_ref(p: &CredentialParams, c: &CloudAuth) -> Option<NameOrId> {
+    name_or_id(
+        &p.project_id,
+        &p.project_name,
+        nonempty(c.project_id.clone()).or_else(|| c.tenant_id.clone()),
+        nonempty(c.project_name.clone()).or_else(|| c.tenant_name.clone()),
+        || {
+            domain(
+                &p.project_domain,
+                &p.project_domain_id,
+                &c.project_domain_name,
+                &c.project_domain_id,
+                (&c.domain_name, &c.domain_id),
+            )
+        },
+    )
 }
