@@ -250,6 +250,38 @@ fn clouds_yaml_with_secure_yaml_and_parameter_precedence() {
     let e = cloud_error("ha");
     assert!(e.to_string().contains("secure.yaml"), "{e}");
     assert!(!e.to_string().contains(ADMIN_PASSWORD), "{e}");
+
+    // A password in a file others can read works, with a warning naming the file.
+    capture_logs();
+    let open = dir.join("open-clouds.yaml");
+    std::fs::write(
+        &open,
+        format!(
+            "clouds:\n  ha:\n    auth:\n      auth_url: {}\n      username: {ADMIN_USER}\n      \
+             password: {ADMIN_PASSWORD}\n      project_name: {ADMIN_PROJECT}\n",
+            sim.auth_url()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sources = ConfigSources {
+        clouds: vec![open.clone()],
+        secure: vec![],
+    };
+    let p = CredentialParams {
+        os_cloud: Some("ha".into()),
+        ..Default::default()
+    };
+    AuthConfig::from_params_with(&p, &sources).unwrap();
+    let shown = open.display().to_string();
+    let logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.starts_with("WARN") && l.contains(&shown) && l.contains("chmod 600")),
+        "{logged:?}"
+    );
+    assert!(logged.iter().all(|l| !l.contains(ADMIN_PASSWORD)));
 }
 
 #[test]

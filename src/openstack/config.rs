@@ -405,15 +405,37 @@ fn load_cloud(name: &str, sources: &ConfigSources) -> Result<CloudEntry> {
             printable(name)
         ))
     })?;
+    warn_if_exposed(clouds_path, &entry);
     match first_existing(&sources.secure) {
         Some(secure_path) => {
             let mut secure = parse_clouds(secure_path)?;
             Ok(match secure.clouds.remove(name) {
-                Some(s) => entry.merged_with(&s),
+                Some(s) => {
+                    warn_if_exposed(secure_path, &s);
+                    entry.merged_with(&s)
+                }
                 None => entry,
             })
         }
         None => Ok(entry),
+    }
+}
+
+/// clouds.yaml is often world-readable on purpose (it names the cloud); a secret in it (or
+/// in secure.yaml) then is not ours alone. Refusing would break working setups, so say it.
+fn warn_if_exposed(path: &Path, entry: &CloudEntry) {
+    let holds_secret =
+        entry.auth.password.is_some() || entry.auth.application_credential_secret.is_some();
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0);
+    if holds_secret && mode & 0o077 != 0 {
+        log::warn!(
+            "{} holds a password or secret and is readable by group or others (mode {:04o}): \
+             chmod 600 it, or move the secret to a secure.yaml only its owner can read",
+            path.display(),
+            mode & 0o7777
+        );
     }
 }
 
