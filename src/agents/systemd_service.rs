@@ -14,15 +14,14 @@ use std::time::{Duration, Instant};
 
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
-use crate::ocf::metadata::xml_escape;
-use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec, Params};
+use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
 use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
 
-const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
+pub(crate) const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
 
-const SPECS: &[ParamSpec] = &[
+pub(crate) const SPECS: &[ParamSpec] = &[
     ParamSpec::string("unit").required(),
     ParamSpec::string("monitor_url"),
     ParamSpec::string("monitor_url_status"),
@@ -44,7 +43,20 @@ const SYSTEMD_CALL: Duration = Duration::from_secs(15);
 /// `ocf:ocfbox:SystemdService`.
 pub struct SystemdService;
 
-impl Agent for SystemdService {
+crate::ocf_actions! {
+    /// SystemdService's and every preset's actions.
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor",
+        Reload = "reload",
+        ValidateAll = "validate-all",
+    }
+}
+
+impl OcfAgent for SystemdService {
+    type Action = Action;
+
     fn name(&self) -> &str {
         "SystemdService"
     }
@@ -57,45 +69,30 @@ impl Agent for SystemdService {
         Cow::Borrowed(SPECS)
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        run(ctx, None)
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(action, ctx, None)
     }
 }
 
-impl Agent for Preset {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn metadata(&self) -> Cow<'static, str> {
-        Cow::Owned(preset_metadata(self))
-    }
-
-    fn params(&self) -> Cow<'static, [ParamSpec]> {
-        Cow::Owned(preset_specs())
-    }
-
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        run(ctx, Some(self))
-    }
-}
-
-fn run(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<OcfCode> {
+pub(crate) fn run(
+    action: Action,
+    ctx: &Context<'_>,
+    preset: Option<&Preset>,
+) -> OcfResult<OcfCode> {
     // Parameters first: hostile input is refused before anything is touched.
     let cfg = Config::read(ctx, preset)?;
     let sd = Systemd::from_env(ctx.env)?;
     // A monitor is usually one question to systemd; the other actions ask several.
-    let sd = match ctx.action {
-        "monitor" | "status" => sd,
+    let sd = match action {
+        Action::Monitor => sd,
         _ => sd.keep_connection(),
     };
-    match ctx.action {
-        "start" => start(ctx, &sd, &cfg),
-        "stop" => stop(ctx, &sd, &cfg),
-        "monitor" | "status" => monitor(ctx, &sd, &cfg),
-        "reload" => reload(ctx, &sd, &cfg),
-        "validate-all" => validate(ctx, &sd, &cfg),
-        other => Err(OcfError::Unimplemented(format!("action {other}"))),
+    match action {
+        Action::Start => start(ctx, &sd, &cfg),
+        Action::Stop => stop(ctx, &sd, &cfg),
+        Action::Monitor => monitor(ctx, &sd, &cfg),
+        Action::Reload => reload(ctx, &sd, &cfg),
+        Action::ValidateAll => validate(ctx, &sd, &cfg),
     }
 }
 
@@ -114,7 +111,7 @@ impl Config {
     fn read(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<Config> {
         let specs = match preset {
             None => Cow::Borrowed(SPECS),
-            Some(_) => Cow::Owned(preset_specs()),
+            Some(_) => Cow::Owned(super::presets::preset_specs()),
         };
         let p = ctx.params(&specs);
         let unit_param = p.string("unit")?;
@@ -247,14 +244,9 @@ fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
     let unit = status.unit.clone();
 
     let dropin = drop_in_for(ctx, sd, &unit);
-    let changed = dropin.write_if_changed().map_err(|e| {
-        let what = format!("cannot write the drop-in {}: {e}", dropin.path.display());
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            OcfError::Perm(what)
-        } else {
-            OcfError::Generic(what)
-        }
-    })?;
+    let changed = dropin
+        .write_if_changed()
+        .map_err(|e| outcome::dropin_write_error(&dropin.path, e))?;
     if changed || status.need_daemon_reload {
         log::debug!(
             "drop-in {} changed; reloading systemd",
@@ -332,11 +324,7 @@ fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> 
     let mut status = match sd.inspect(&cfg.units, explain, ctx.deadline.budget(SYSTEMD_CALL)) {
         Ok(status) => status,
         // A probe on a node without a reachable systemd: not running here (OCF: never 1).
-        Err(e) if ctx.is_probe() && outcome::unreachable(&e) => {
-            return Err(OcfError::NotInstalled(format!(
-                "systemd is not reachable on this node: {e}"
-            )))
-        }
+        Err(e) if ctx.is_probe() => return Err(outcome::where_it_can_run(e, &ctx.deadline)),
         Err(e) => return Err(outcome::error(e, &ctx.deadline)),
     };
     if let Monitor::Transitioning(why) = outcome::monitor(&status) {
@@ -418,12 +406,7 @@ fn startable_unit(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<Un
 fn inspect(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
     let status = sd
         .inspect(&cfg.units, Explain::No, ctx.deadline.budget(SYSTEMD_CALL))
-        .map_err(|e| match e {
-            e if outcome::unreachable(&e) => {
-                OcfError::NotInstalled(format!("systemd is not reachable on this node: {e}"))
-            }
-            e => outcome::error(e, &ctx.deadline),
-        })?;
+        .map_err(|e| outcome::where_it_can_run(e, &ctx.deadline))?;
     if cfg.units.len() > 1 && status.exists() {
         log::debug!(
             "using unit {} (candidates {})",
@@ -532,100 +515,20 @@ fn wait_until_healthy(
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// Presets' parameters and meta-data: SystemdService's, with `unit` optional and their own
-// description. Everything else (every other parameter, the actions) is shared text.
-
-fn preset_specs() -> Vec<ParamSpec> {
-    SPECS
-        .iter()
-        .map(|s| {
-            let mut s = s.clone();
-            if s.name == "unit" {
-                s.required = false;
-            }
-            s
-        })
-        .collect()
-}
-
-fn describe_preset_check(check: &PresetCheck) -> String {
-    match check {
-        PresetCheck::UnitOnly => {
-            "none: the unit state is checked (the service has no endpoint to ask)".into()
-        }
-        PresetCheck::Http { url, status, body } => {
-            format!("GET {url}, expecting HTTP status {status} and \"{body}\" in the body (the API's version document)")
-        }
-        PresetCheck::Tcp(t) => format!("a TCP connect to {t}"),
-        PresetCheck::Command(c) => format!("the command `{c}`"),
-        PresetCheck::GaneshaAdmin => {
-            "org.ganesha.nfsd.admin.get_grace answering on the D-Bus system bus".into()
-        }
-    }
-}
-
-/// SystemdService.xml with the preset's name, descriptions and an optional `unit`.
-fn preset_metadata(preset: &Preset) -> String {
-    let head_start = METADATA.find("<resource-agent ").unwrap_or(0);
-    let params_start = METADATA.find("<parameters>").unwrap_or(METADATA.len());
-    let unit_start = METADATA
-        .find("<parameter name=\"unit\"")
-        .unwrap_or(params_start);
-    let unit_end = METADATA[unit_start..]
-        .find("</parameter>")
-        .map(|i| unit_start + i + "</parameter>".len())
-        .unwrap_or(unit_start);
-    let units = preset.units.join(", ");
-    let head = format!(
-        "<resource-agent name=\"{name}\" version=\"0.1\">\n<version>1.1</version>\n\
-<longdesc lang=\"en\">\n\
-Runs {title} as a cluster resource: the SystemdService agent with this service's defaults.\n\n\
-Unit: the first of {units} that is installed on the node (the unit parameter overrides).\n\
-Health check: {check}. Setting monitor_url, monitor_tcp or monitor_cmd replaces it;\n\
-monitor_url_status, monitor_url_body, ca_file and insecure adjust it.\n\n\
-systemd starts, stops and reloads the unit over D-Bus, waiting for each job's completion\n\
-signal; the agent checks the service itself. See SystemdService for the drop-in it writes,\n\
-the check depths (OCF_CHECK_LEVEL, check_level) and the start grace.\n\
-</longdesc>\n\
-<shortdesc lang=\"en\">{short} ({what})</shortdesc>\n",
-        name = xml_escape(preset.name),
-        title = xml_escape(preset.title),
-        units = xml_escape(&units),
-        check = xml_escape(&describe_preset_check(&preset.check)),
-        short = xml_escape(preset.title),
-        what = match preset.check {
-            PresetCheck::UnitOnly => "systemd unit",
-            _ => "systemd unit + health check",
-        },
-    );
-    let unit_param = format!(
-        "<parameter name=\"unit\" required=\"0\">\n<longdesc lang=\"en\">\n\
-The systemd unit to run instead of the first installed of {units}.\n\
-</longdesc>\n<shortdesc lang=\"en\">systemd unit name (default: detected)</shortdesc>\n\
-<content type=\"string\"/>\n</parameter>",
-        units = xml_escape(&units)
-    );
-    format!(
-        "{}{}{}{}{}",
-        &METADATA[..head_start],
-        head,
-        &METADATA[params_start..unit_start],
-        unit_param,
-        &METADATA[unit_end..]
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::agents::presets::PRESETS;
     use crate::ocf::OcfEnv;
 
-    fn ctx_run(agent: &dyn Agent, action: &str, pairs: &[(&str, &str)]) -> OcfResult<OcfCode> {
+    fn ctx_run(
+        agent: &dyn crate::ocf::Agent,
+        action: &str,
+        pairs: &[(&str, &str)],
+    ) -> OcfResult<OcfCode> {
         let env = OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let ctx = Context::new(agent.name(), action, &env);
-        agent.run(&ctx)
+        agent.run_named(&ctx)
     }
 
     #[test]
@@ -736,24 +639,5 @@ mod tests {
         assert_eq!(c.units, vec![UnitName::parse("my-nova").unwrap()]);
         assert_eq!(c.checks.len(), 1);
         assert!(c.checks[0].describe().starts_with("TCP"));
-    }
-
-    #[test]
-    fn preset_metadata_is_systemd_service_with_its_own_head_and_optional_unit() {
-        for p in PRESETS {
-            let xml = preset_metadata(p);
-            assert!(xml.starts_with("<?xml"), "{}", p.name);
-            assert!(xml.contains("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"));
-            assert!(xml.contains(&format!("<resource-agent name=\"{}\"", p.name)));
-            assert!(xml.contains("<parameter name=\"unit\" required=\"0\">"));
-            assert!(!xml.contains("SystemdService\" version"));
-            assert_eq!(xml.matches("<parameter name=").count(), SPECS.len());
-            assert_eq!(
-                xml.matches("<longdesc").count(),
-                METADATA.matches("<longdesc").count()
-            );
-            assert!(xml.contains("<action name=\"reload\""));
-            assert!(xml.contains(p.units[0]));
-        }
     }
 }
