@@ -715,3 +715,123 @@ fn project_ref(p: &CredentialParams, c: &CloudAuth) -> Option<NameOrId> {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clouds.yaml of its own in a fresh directory, removed afterwards.
+    struct Files(PathBuf);
+
+    impl Files {
+        fn new(tag: &str, clouds: &str, secure: Option<&str>) -> Files {
+            let dir =
+                std::env::temp_dir().join(format!("ocfbox-cloudcfg-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("clouds.yaml"), clouds).unwrap();
+            if let Some(s) = secure {
+                std::fs::write(dir.join("secure.yaml"), s).unwrap();
+                std::fs::set_permissions(
+                    dir.join("secure.yaml"),
+                    std::fs::Permissions::from_mode(0o600),
+                )
+                .unwrap();
+            }
+            Files(dir)
+        }
+
+        fn sources(&self) -> ConfigSources {
+            ConfigSources {
+                clouds: vec![self.0.join("clouds.yaml")],
+                secure: vec![self.0.join("secure.yaml")],
+            }
+        }
+    }
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn cloud(name: &str) -> CredentialParams {
+        CredentialParams {
+            os_cloud: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn domain_applies_to_user_and_project_and_ids_win() {
+        let f = Files::new(
+            "domain",
+            "clouds:\n  c:\n    auth:\n      auth_url: https://k/identity\n      username: u\n      \
+             password: pw\n      project_name: p\n      domain_id: d1\n    verify: false\n",
+            None,
+        );
+        let cfg = AuthConfig::from_params_with(&cloud("c"), &f.sources()).unwrap();
+        let AuthMethod::Password { user, .. } = &cfg.method else {
+            panic!("{cfg:?}")
+        };
+        let d1 = DomainRef::Id("d1".into());
+        assert_eq!(
+            *user,
+            NameOrId::Name {
+                name: "u".into(),
+                domain: d1.clone()
+            }
+        );
+        assert_eq!(
+            cfg.project,
+            Some(NameOrId::Name {
+                name: "p".into(),
+                domain: d1
+            })
+        );
+        assert!(cfg.tls.insecure, "verify: false");
+        // A parameter's user_id wins over the cloud's username.
+        let p = CredentialParams {
+            user_id: Some("uid".into()),
+            ..cloud("c")
+        };
+        let cfg = AuthConfig::from_params_with(&p, &f.sources()).unwrap();
+        assert!(
+            matches!(&cfg.method, AuthMethod::Password { user: NameOrId::Id(i), .. } if i == "uid")
+        );
+    }
+
+    #[test]
+    fn application_credential_from_secure_yaml() {
+        let f = Files::new(
+            "appcred",
+            "clouds:\n  c:\n    auth_type: v3applicationcredential\n    auth:\n      \
+             auth_url: https://k/identity/v3\n      application_credential_id: ac\n",
+            Some("clouds:\n  c:\n    auth:\n      application_credential_secret: s3\n"),
+        );
+        let cfg = AuthConfig::from_params_with(&cloud("c"), &f.sources()).unwrap();
+        match &cfg.method {
+            AuthMethod::ApplicationCredential { credential, secret } => {
+                assert_eq!(*credential, AppCredentialRef::Id("ac".into()));
+                assert_eq!(secret.expose(), "s3");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(cfg.project.is_none());
+        assert!(!format!("{cfg:?}").contains("s3"));
+    }
+
+    #[test]
+    fn unsupported_auth_type_and_empty_file() {
+        let f = Files::new(
+            "authtype",
+            "clouds:\n  c:\n    auth_type: token\n    auth:\n      auth_url: https://k/v3\n",
+            None,
+        );
+        let e = AuthConfig::from_params_with(&cloud("c"), &f.sources()).unwrap_err();
+        assert!(e.to_string().contains("auth_type 'token'"), "{e}");
+        let empty = Files::new("empty", "", None);
+        let e = AuthConfig::from_params_with(&cloud("c"), &empty.sources()).unwrap_err();
+        assert!(e.to_string().contains("no cloud 'c'"), "{e}");
+    }
+}
