@@ -879,6 +879,28 @@ fn tls_verified_with_ca_file_refused_with_a_wrong_ca_accepted_with_insecure() {
     assert_eq!(e.ocf_code(), OcfCode::ErrInstalled, "{e}");
 }
 
+/// What NovaEvacuate does for a fenced host: its compute dies, is forced down and disabled,
+/// and every server on it is evacuated by `workers` threads.
+fn fence_and_evacuate(
+    sim: &NovaSim,
+    nova: Compute<'_>,
+    host: &str,
+    workers: usize,
+    dl: &Deadline,
+) -> Vec<Result<(), OpenStackError>> {
+    let svc = nova
+        .services(Some("nova-compute"), Some(host), dl)
+        .unwrap()
+        .remove(0);
+    sim.kill_compute(host);
+    nova.force_down_and_disable(&svc, "ocfbox evacuation requested 1", dl)
+        .unwrap();
+    let servers = nova.servers_on_host(host, dl).unwrap();
+    parallel(servers, workers, |srv| {
+        nova.evacuate(&srv.id, &EvacuateRequest::default(), dl)
+    })
+}
+
 #[test]
 fn parallel_evacuations_share_the_session() {
     let sim = NovaSim::start(
@@ -890,17 +912,7 @@ fn parallel_evacuations_share_the_session() {
     let s = connect(&params(&sim.admin()));
     let dl = deadline(60);
     let nova = s.compute();
-    let svc = nova
-        .services(Some("nova-compute"), Some("compute-0"), &dl)
-        .unwrap()
-        .remove(0);
-    sim.kill_compute("compute-0");
-    nova.force_down_and_disable(&svc, "ocfbox evacuation running 1", &dl)
-        .unwrap();
-    let servers = nova.servers_on_host("compute-0", &dl).unwrap();
-    let results = parallel(servers, 8, |srv| {
-        nova.evacuate(&srv.id, &EvacuateRequest::default(), &dl)
-    });
+    let results = fence_and_evacuate(&sim, nova, "compute-0", 8, &dl);
     assert_eq!(results.len(), 24);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let m = sim.wait_evacuations_settled(Duration::from_secs(20));
@@ -997,18 +1009,8 @@ fn secrets_reach_no_log_line_error_message_debug_form_or_process() {
     let mut texts = vec![format!("{p:?}"), format!("{cfg:?}"), format!("{s:?}")];
     let mut procs = processes_holding(&[&password, "gAAAAA"]);
 
-    let svc = nova
-        .services(Some("nova-compute"), Some("compute-0"), &dl)
-        .unwrap()
-        .remove(0);
-    sim.kill_compute("compute-0");
-    nova.force_down_and_disable(&svc, "ocfbox evacuation requested 1", &dl)
-        .unwrap();
     // At 2.11 Nova answers an evacuation with an adminPass: read, dropped, never shown.
-    let servers = nova.servers_on_host("compute-0", &dl).unwrap();
-    let done = parallel(servers, 4, |srv| {
-        nova.evacuate(&srv.id, &EvacuateRequest::default(), &dl)
-    });
+    let done = fence_and_evacuate(&sim, nova, "compute-0", 4, &dl);
     assert!(done.iter().all(Result::is_ok), "{done:?}");
     procs.extend(processes_holding(&[&password, "gAAAAA"]));
     texts.extend(done.iter().map(|r| format!("{r:?}")));
