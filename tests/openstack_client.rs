@@ -453,6 +453,28 @@ fn token_expired_or_revoked_mid_run_is_renewed_once() {
 }
 
 #[test]
+fn a_token_about_to_end_is_renewed_before_it_is_refused() {
+    let sim = NovaSim::start(
+        SimConfig::new()
+            .token_ttl(Duration::from_secs(1))
+            .hosts(&["compute-0"]),
+    );
+    let s = connect(&params(&sim.admin()));
+    let dl = deadline(20);
+    s.compute().services(None, None, &dl).unwrap();
+    // Past the token's life: the next request renews it first instead of taking a 401.
+    std::thread::sleep(Duration::from_millis(1300));
+    s.compute().services(None, None, &dl).unwrap();
+    assert_eq!(token_requests(&sim), 2);
+    let refused: Vec<Request> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == Some(401))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+#[test]
 fn catalog_by_interface_and_region() {
     let sim = NovaSim::start(SimConfig::new().hosts(&["compute-0"]));
     for (endpoint_type, region, iface) in [
