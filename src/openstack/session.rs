@@ -1,6 +1,7 @@
 //! One authenticated session for an action: the token (from X-Subject-Token, reused for
-//! every request and re-obtained once on a 401), the catalog's endpoints, Nova's version
-//! range, and one HTTP connection pool shared by every thread of the action.
+//! every request, renewed shortly before it ends and re-obtained once on a 401), the
+//! catalog's endpoints, Nova's version range, and one HTTP connection pool shared by every
+//! thread of the action.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{OnceLock, RwLock};
