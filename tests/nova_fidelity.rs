@@ -17,6 +17,14 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+const TIMEOUT: &str = "/usr/bin/timeout";
+
+/// `program` under coreutils timeout: a client stuck on a broken simulator (or fence_compute
+/// `on` waiting for an attribute that never comes) fails the test instead of hanging it.
+fn bounded(mut cmd: Command, program: &str) -> Command {
+    cmd.args(["--kill-after=5", "120", program]);
+    cmd
+}
 
 /// A clean environment for a Python client: Debian's python3 through the scripts'
 /// shebangs (PATH without the pyenv shims), a private HOME, no inherited OS_* variables.
@@ -33,7 +41,7 @@ fn clean_env<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
 fn nova(sim: &NovaSim, home: &Path, args: &[&str]) -> Output {
     require_file("/usr/bin/nova", "python3-novaclient");
     let a = sim.admin();
-    let mut cmd = Command::new("/usr/bin/nova");
+    let mut cmd = bounded(Command::new(TIMEOUT), "/usr/bin/nova");
     clean_env(&mut cmd, home)
         .env("OS_AUTH_URL", &a.auth_url)
         .env("OS_USERNAME", &a.username)
@@ -368,7 +376,7 @@ fn novaclient_at_2_11_uses_legacy_calls_and_on_shared_storage() {
 /// `openstack --os-cloud sim ...` with a clouds.yaml in OS_CLIENT_CONFIG_FILE.
 fn openstack(dir: &Path, clouds: &Path, args: &[&str]) -> Output {
     require_file("/usr/bin/openstack", "python3-openstackclient");
-    let mut cmd = Command::new("/usr/bin/openstack");
+    let mut cmd = bounded(Command::new(TIMEOUT), "/usr/bin/openstack");
     clean_env(&mut cmd, dir)
         .env("OS_CLIENT_CONFIG_FILE", clouds)
         .args(["--os-cloud", "sim"])
@@ -468,6 +476,168 @@ fn openstackclient_service_and_server_lists_through_the_chosen_endpoint() {
     assert_eq!(sim.servers_on("compute-1").len(), 2);
 }
 
+#[test]
+fn openstackclient_app_credential_over_tls_service_set_image_and_flavor() {
+    let img = "7e2d4c6a-1111-4222-8333-000000000007";
+    let sim = NovaSim::start(
+        three_computes()
+            .tls(true)
+            .flavor("9", "ha.tagged", false, json!({"evacuable": "true"}))
+            .image(
+                img,
+                &["evacuable"],
+                json!({"os_distro": "cirros", "hw_qemu_guest_agent": "yes"}),
+            )
+            .with_state(|st| {
+                for i in 0..26 {
+                    st["images"].as_array_mut().expect("images").push(json!({
+                        "id": format!("7e2d4c6a-2222-4222-8222-{i:012}")}));
+                }
+            }),
+    );
+    let dir = TempDir::new("osc");
+    let ca = sim.ca_file().expect("TLS sim has a CA").to_path_buf();
+    let clouds = |ca: &Path| -> PathBuf {
+        let path = dir.join("clouds.yaml");
+        fs::write(
+            &path,
+            format!(
+                "clouds:\n  sim:\n    auth_type: v3applicationcredential\n    auth:\n      \
+                 auth_url: {}\n      application_credential_id: {APP_CRED_ID}\n      \
+                 application_credential_secret: {APP_CRED_SECRET}\n    region_name: RegionOne\n    \
+                 interface: admin\n    cacert: {}\n",
+                sim.auth_url_v3(),
+                ca.display()
+            ),
+        )
+        .expect("write clouds.yaml");
+        path
+    };
+    let good = clouds(&ca);
+    let osc = |args: &[&str]| {
+        ok(
+            &format!("openstack {}", args.join(" ")),
+            openstack(dir.path(), &good, args),
+        )
+    };
+
+    let project = osc(&["token", "issue", "-f", "value", "-c", "project_id"]);
+    assert_eq!(project.trim(), ADMIN_PROJECT_ID);
+
+    // the 2.53 path: service by uuid, disable with a reason and force down
+    osc(&[
+        "--os-compute-api-version",
+        "2.53",
+        "compute",
+        "service",
+        "set",
+        "--disable",
+        "--disable-reason",
+        "ocfbox evacuation requested 1",
+        "--down",
+        "compute-0",
+        "nova-compute",
+    ]);
+    let svc = sim.service("compute-0", "nova-compute");
+    assert_eq!(svc["forced_down"], true, "{svc}");
+    assert_eq!(svc["status"], "disabled");
+    assert_eq!(svc["disabled_reason"], "ocfbox evacuation requested 1");
+    let uuid = svc["uuid"].as_str().unwrap_or("").to_string();
+    let puts: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert!(!puts.is_empty());
+    for r in &puts {
+        assert!(r.path.ends_with(&format!("/os-services/{uuid}")), "{r:?}");
+        assert_eq!(r.microversion.as_deref(), Some("2.53"));
+        assert_eq!(
+            (r.region.as_deref(), r.interface.as_deref()),
+            (Some("RegionOne"), Some("admin"))
+        );
+    }
+
+    let ids = osc(&["image", "list", "-f", "value", "-c", "ID"]);
+    assert_eq!(ids.lines().count(), 27, "{ids}");
+    let pages = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/image/v2/images"))
+        .count();
+    assert_eq!(pages, 2, "openstacksdk follows Glance's next link");
+
+    let image: serde_json::Value =
+        serde_json::from_str(&osc(&["image", "show", img, "-f", "json"])).expect("image JSON");
+    assert_eq!(image["tags"], json!(["evacuable"]), "{image}");
+    assert_eq!(image["properties"]["os_distro"], "cirros", "{image}");
+    assert_eq!(image["properties"]["hw_qemu_guest_agent"], "yes", "{image}");
+
+    let flavor: serde_json::Value =
+        serde_json::from_str(&osc(&["flavor", "show", "ha.tagged", "-f", "json"]))
+            .expect("flavor JSON");
+    assert_eq!(
+        flavor["properties"],
+        json!({"evacuable": "true"}),
+        "{flavor}"
+    );
+    assert_eq!(flavor["os-flavor-access:is_public"], false);
+
+    // another CA: the client refuses the simulator's certificate
+    let (other, _) = generate_ca(dir.path(), "other-ca");
+    let bad = clouds(&other);
+    let o = openstack(dir.path(), &bad, &["token", "issue"]);
+    assert!(!o.status.success(), "{}", output_text(&o));
+    assert!(
+        output_text(&o).contains("CERTIFICATE_VERIFY_FAILED"),
+        "{}",
+        output_text(&o)
+    );
+}
+
+#[test]
+fn novaclient_lock_reset_state_hypervisors_and_flavor_specs() {
+    let sim = NovaSim::start(three_computes().servers_on("compute-0", 1).flavor(
+        "9",
+        "ha.tagged",
+        false,
+        json!({"evacuable": "true"}),
+    ));
+    sim.kill_compute("compute-2");
+    let home = TempDir::new("nova-cli");
+    let h = home.path();
+    let vm = server_id("compute-0", 0);
+    nova_ok(&sim, h, &["lock", "--reason", "ocfbox evacuation", &vm]);
+    let s = sim.server(&vm);
+    assert_eq!(
+        (s["locked"].as_bool(), s["locked_reason"].as_str()),
+        (Some(true), Some("ocfbox evacuation"))
+    );
+    let show = nova_ok(&sim, h, &["show", &vm]);
+    assert!(show.contains("ocfbox evacuation"), "{show}");
+    nova_ok(&sim, h, &["unlock", &vm]);
+    assert_eq!(sim.server(&vm)["locked"], false);
+    nova_ok(&sim, h, &["reset-state", &vm]);
+    assert_eq!(sim.server(&vm)["vm_state"], "error");
+    let list = nova_ok(&sim, h, &["list", "--all-tenants"]);
+    assert_eq!(column(&list, "Status"), ["ERROR"], "{list}");
+    nova_ok(&sim, h, &["reset-state", "--active", &vm]);
+    assert_eq!(sim.server(&vm)["vm_state"], "active");
+
+    let hv = nova_ok(&sim, h, &["hypervisor-list"]);
+    assert_eq!(
+        column(&hv, "Hypervisor hostname"),
+        ["compute-0", "compute-1", "compute-2"],
+        "{hv}"
+    );
+    assert_eq!(column(&hv, "State"), ["up", "up", "down"], "{hv}");
+
+    let fl = nova_ok(&sim, h, &["flavor-list", "--all", "--extra-specs"]);
+    let names = column(&fl, "Name");
+    assert_eq!(names, ["m1.small", "ha.tagged"], "{fl}");
+    assert!(column(&fl, "extra_specs")[1].contains("evacuable"), "{fl}");
+}
+
 // ---- fence-agents ----------------------------------------------------------------------
 
 /// fence-agents 4.12 calls inspect.getargspec, removed in Python 3.11: supplied here, the
@@ -531,30 +701,32 @@ fn fence_compute_and_fence_evacuate_on_a_real_cluster() {
     let node = cluster.node(0);
     let host_pid = node.host_pid().expect("node runs");
     let evac_img = "9d0c1e11-aaaa-4bbb-8ccc-000000000001";
+    // Glance lists newest first, 25 per page: the oldest image, also tagged, is on page 2
+    let late_img = "9d0c1e11-aaaa-4bbb-8ccc-000000000002";
+    let mut cfg = three_computes()
+        .netns_of(host_pid)
+        .flavor("7", "ha.tagged", false, json!({"evacuable": "True "}))
+        .image(late_img, &["evacuable"], json!({}));
+    for i in 0..25 {
+        cfg = cfg.image(&format!("9d0c1e11-ffff-4fff-8fff-{i:012}"), &[], json!({}));
+    }
+    let server = |n: u32, name: &str, flavor: &str, image: Option<&str>| {
+        json!({"id": format!("cccccccc-0000-4000-8000-00000000000{n}"), "name": name,
+               "host": "compute-0", "flavor_id": flavor, "image_id": image})
+    };
     let sim = NovaSim::start(
-        three_computes()
-            .netns_of(host_pid)
-            .flavor("7", "ha.tagged", false, json!({"evacuable": "True "}))
-            .image(evac_img, &["evacuable"], json!({}))
-            .server(
-                json!({"id": "cccccccc-0000-4000-8000-000000000001", "name": "by-flavor",
-                           "host": "compute-0", "flavor_id": "7"}),
-            )
-            .server(
-                json!({"id": "cccccccc-0000-4000-8000-000000000002", "name": "by-image",
-                           "host": "compute-0", "flavor_id": "1", "image_id": evac_img}),
-            )
-            .server(
-                json!({"id": "cccccccc-0000-4000-8000-000000000003", "name": "untagged",
-                           "host": "compute-0", "flavor_id": "1", "image_id": null}),
-            )
+        cfg.image(evac_img, &["evacuable"], json!({}))
+            .server(server(1, "by-flavor", "7", None))
+            .server(server(2, "by-image", "1", Some(evac_img)))
+            .server(server(3, "untagged", "1", None))
+            .server(server(4, "by-image-on-page-2", "1", Some(late_img)))
             .servers_on("compute-1", 1),
     );
     let site = sitecustomize(tmp.path());
     let home = tmp.join("home");
     fs::create_dir_all(&home).expect("mkdir home");
     let fence = |agent: &str, action: &str, plug: &str| -> Output {
-        let cmd = node.command(format!("/usr/sbin/{agent}"));
+        let cmd = bounded(node.command(TIMEOUT), &format!("/usr/sbin/{agent}"));
         run_fence(cmd, &site, &home, &fence_stdin(&sim, action, plug))
     };
     let attr = |host: &str| -> Option<String> {
@@ -641,6 +813,11 @@ fn fence_compute_and_fence_evacuate_on_a_real_cluster() {
         sim.server("cccccccc-0000-4000-8000-000000000003")["host"],
         "compute-0"
     );
+    // fence_evacuate reads only Glance's first page: the tagged image on page 2 is missed
+    assert_eq!(
+        sim.server("cccccccc-0000-4000-8000-000000000004")["host"],
+        "compute-0"
+    );
     let reqs = sim.requests();
     assert!(reqs
         .iter()
@@ -660,6 +837,13 @@ fn fence_compute_and_fence_evacuate_on_a_real_cluster() {
         "no",
     ])
     .unwrap_or_else(|e| panic!("attrd_updater: {e}"));
+    // off on a host already down+disabled does nothing, not even evacuate=yes (the
+    // known fence_compute gap this project fixes)
+    sim.clear_requests();
+    let o = fence("fence_compute", "off", "compute-0");
+    assert_eq!(rc(&o), 0, "{}", output_text(&o));
+    assert_eq!(attr("compute-0").as_deref(), Some("no"));
+    assert!(sim.requests().iter().all(|r| r.method != "PUT"));
     let o = fence("fence_compute", "on", "compute-0");
     assert_eq!(rc(&o), 0, "{}", output_text(&o));
     let svc = sim.service("compute-0", "nova-compute");

@@ -154,6 +154,14 @@ fn catalog_has_distinct_urls_per_region_and_interface() {
     let mut api = sim.api(&sim.admin());
     api.compute = sim.compute_url("RegionTwo", "admin");
     assert_eq!(api.nova("GET", "/os-services", "2.1", None).status, 200);
+    // a catalog URL of the /v2.1/<project_id> style works the same
+    let r = api.call(
+        "GET",
+        &format!("{}/{ADMIN_PROJECT_ID}/os-services", api.compute),
+        Some("2.1"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
     let last = sim.requests().pop().expect("logged");
     assert_eq!(last.region.as_deref(), Some("RegionTwo"));
     assert_eq!(last.interface.as_deref(), Some("admin"));
@@ -289,7 +297,7 @@ fn services_legacy_calls_below_2_53_and_one_put_from_2_53() {
         (json!({}), 400),
         (json!({"status": "enabled", "disabled_reason": "x"}), 400),
         (json!({"status": "off"}), 400),
-        (json!({"forced_down": "yes"}), 400),
+        (json!({"forced_down": "maybe"}), 400),
         (json!({"host": "compute-1"}), 400),
     ] {
         let r = api.nova("PUT", &path, "2.53", Some(&body));
@@ -319,7 +327,7 @@ fn services_legacy_calls_below_2_53_and_one_put_from_2_53() {
         "PUT",
         &path,
         "2.53",
-        Some(&json!({"status": "enabled", "forced_down": false})),
+        Some(&json!({"status": "enabled", "forced_down": "false"})), // Nova's boolean words
     );
     assert_eq!(r.status, 200);
     assert_eq!(sim.service("compute-1", "nova-compute")["state"], "up");
@@ -417,6 +425,23 @@ fn servers_pagination_filters_and_per_version_fields() {
         None,
     );
     assert_eq!(r.status, 400);
+    // status and name (a regex) filters
+    sim.set_server(&server_id("compute-0", 3), json!({"vm_state": "stopped"}));
+    let r = api.nova(
+        "GET",
+        "/servers/detail?all_tenants=1&status=SHUTOFF",
+        "2.53",
+        None,
+    );
+    assert_eq!(r.body["servers"].as_array().map(Vec::len), Some(1));
+    let r = api.nova(
+        "GET",
+        "/servers?all_tenants=1&name=^compute-1-vm-",
+        "2.53",
+        None,
+    );
+    assert_eq!(r.body["servers"].as_array().map(Vec::len), Some(3));
+    assert!(r.body["servers"][0].get("status").is_none(), "not detailed");
     // without all_tenants: the token's project only
     let r = api.nova("GET", "/servers/detail?host=compute-0", "2.53", None);
     assert_eq!(r.body["servers"].as_array().map(Vec::len), Some(10));
@@ -563,6 +588,11 @@ fn evacuate_preconditions_bodies_and_lifecycle() {
         200
     );
     assert_eq!(evac(&vm(3), "2.95", json!({})).status, 200);
+    // from 2.29 a requested host is checked by the scheduler: disabled compute-1 fails
+    assert_eq!(
+        evac(&vm(5), "2.53", json!({"host": "compute-1"})).status,
+        200
+    );
     assert_eq!(
         evac("eeeeeeee-0000-4000-8000-000000000002", "2.53", json!({})).status,
         200
@@ -572,7 +602,12 @@ fn evacuate_preconditions_bodies_and_lifecycle() {
     let order = ["accepted", "pre-migrating", "running", "done"];
     let mut seen: Vec<String> = Vec::new();
     let mut dest_while_running = None;
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
     loop {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "vm1 never done: {seen:?}"
+        );
         let st = sim.state();
         let m = st["migrations"]
             .as_array()
@@ -625,6 +660,7 @@ fn evacuate_preconditions_bodies_and_lifecycle() {
     assert_eq!(by(&vm(0))["dest_compute"], "compute-2");
     assert_eq!(by(&vm(2))["dest_compute"], "compute-1");
     assert_eq!(by(&vm(0))["request"]["onSharedStorage"], false);
+    assert_eq!(by(&vm(5))["status"], "error");
     assert_eq!(sim.server(&vm(0))["vm_state"], "active");
     assert_eq!(
         sim.server(&vm(3))["vm_state"],
@@ -704,6 +740,19 @@ fn xena_guard_refuses_force_up_until_the_compute_restarts() {
         Some(&json!({"status": "enabled"})),
     );
     assert_eq!(r.status, 200);
+    // also when the service is not forced down (the guard looks at the records only)
+    let other = json!({"source_compute": "compute-1", "dest_compute": "compute-0",
+                       "status": "done", "instance_uuid": server_id("compute-1", 0)});
+    let mut st = sim.state();
+    st["migrations"].as_array_mut().expect("list").push(other);
+    sim.set_state(&st);
+    let c1 = sim.service("compute-1", "nova-compute")["uuid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let r = api.nova("PUT", &format!("/os-services/{c1}"), "2.53", Some(&up));
+    assert_eq!(r.status, 400, "{}", r.text);
+    sim.restart_compute("compute-1");
     sim.restart_compute("compute-0");
     assert!(sim.migrations().iter().all(|m| m["status"] == "completed"));
     let r = api.nova("PUT", &format!("/os-services/{uuid}"), "2.53", Some(&up));
@@ -784,6 +833,13 @@ fn migrations_filters_paging_and_fields() {
         None,
     );
     assert_eq!(r.body["migrations"].as_array().map(Vec::len), Some(0));
+    let r = api.nova(
+        "GET",
+        "/os-migrations?changes-before=2000-01-01T00:00:00Z",
+        "2.66",
+        None,
+    );
+    assert_eq!(r.body["migrations"].as_array().map(Vec::len), Some(0));
     assert_eq!(
         api.nova(
             "GET",
@@ -838,6 +894,17 @@ fn flavors_extra_specs_and_glance_images() {
     assert_eq!(
         r.body["flavors"][1]["extra_specs"],
         json!({"evacuable": "true"})
+    );
+    let r = api.nova("GET", "/flavors?is_public=None&limit=1", "2.61", None);
+    assert_eq!(names(&r), ["m1.small"]);
+    let next = r.body["flavors_links"][0]["href"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(next.contains("marker=1"), "{next}");
+    assert_eq!(
+        names(&api.call("GET", &next, Some("2.61"), None)),
+        ["private.ha"]
     );
     let r = api.nova("GET", "/flavors/2/os-extra_specs", "2.1", None);
     assert_eq!(r.body, json!({"extra_specs": {"evacuable": "true"}}));

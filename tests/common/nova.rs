@@ -17,6 +17,7 @@ use super::TempDir;
 use serde_json::{json, Value};
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -382,11 +383,16 @@ impl NovaSim {
         }
         let dir = TempDir::new("nova-sim");
         let state = dir.join("state.json");
-        fs::write(
-            &state,
-            serde_json::to_vec_pretty(&cfg.state).expect("state is JSON"),
-        )
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", state.display()));
+        // 0600: it holds the simulated users' passwords and secrets
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&state)
+            .and_then(|mut f| {
+                f.write_all(&serde_json::to_vec_pretty(&cfg.state).expect("state is JSON"))
+            })
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", state.display()));
         let port_file = dir.join("ports");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nova-sim/novasim.py");
         let control = dir.join("control.sock");
