@@ -1018,7 +1018,7 @@ fn as_a_cluster_resource_a_failing_evacuation_shows_in_crm_mon() {
                 .unwrap_or_default()
         )
     });
-    println!("{shown}");
+    assert!(shown.contains("OCF_DEGRADED"), "{shown}");
     // degraded, not failed: the resource stays where it is
     rig.c
         .wait_for_resource("nova-evacuate", "node1", "Started", Duration::from_secs(5))
