@@ -447,6 +447,7 @@ fn every_row_of_the_attribute_protocol() {
             rig.set_attr(host, v);
         }
     }
+    rig.set_attr("compute-99", "yes"); // a node Nova does not know
     rig.set_attr("compute-5", "yes");
     rig.delete_attr("compute-5");
     rig.wait_attr("compute-5", "");
@@ -467,6 +468,20 @@ fn every_row_of_the_attribute_protocol() {
     );
     assert_eq!(rig.attr("compute-3").as_deref(), Some("no"));
     assert_eq!(rig.attr("compute-4").as_deref(), Some(""));
+    // the unknown node keeps its request and is logged once, not at every monitor
+    assert_code(
+        &rig.monitor(&[("max_failed_share", "100")]),
+        0,
+        "second monitor",
+    );
+    assert_eq!(rig.attr("compute-99").as_deref(), Some("yes"));
+    let log = std::fs::read_to_string(rig.c.node(0).dir().join("agents.log")).unwrap_or_default();
+    assert_eq!(
+        log.matches("no nova-compute service for host 'compute-99'")
+            .count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]

@@ -350,6 +350,7 @@ impl Monitor<'_> {
         let mut requests: BTreeMap<String, (String, Value)> = BTreeMap::new();
         let mut busy = BTreeSet::new();
         let mut cancelled = BTreeSet::new();
+        let mut unknown = BTreeSet::new();
         for (node, raw) in &attrs {
             let value = Value::parse(Some(raw));
             let request = attribute::classify(&value, &self.me, now);
@@ -360,7 +361,7 @@ impl Monitor<'_> {
                 Ok(h) => h.to_string(),
                 Err(e) => {
                     if request == Request::Evacuate {
-                        self.note_unknown(node, &e.to_string(), now);
+                        unknown.insert(self.note_unknown(node, &e.to_string(), now));
                     }
                     continue;
                 }
@@ -407,7 +408,10 @@ impl Monitor<'_> {
         }
         // Records of hosts nobody asks for any more are old news.
         for rec in self.store.all() {
-            if !requests.contains_key(&rec.host) && !busy.contains(&rec.host) {
+            if !requests.contains_key(&rec.host)
+                && !busy.contains(&rec.host)
+                && !unknown.contains(&rec.host)
+            {
                 if let Err(e) = self.store.remove(&rec.host) {
                     log::warn!("{e}");
                 }
@@ -773,13 +777,14 @@ impl Monitor<'_> {
 
     /// A node Nova does not know: logged once (kept in a record under the node's name);
     /// the attribute stays, as the old agent left it.
-    fn note_unknown(&self, node: &str, why: &str, now: u64) {
+    fn note_unknown(&self, node: &str, why: &str, now: u64) -> String {
         let key = format!("unknown-node.{node}");
         let mut rec = self
             .store
             .load(&key)
             .unwrap_or_else(|| HostRecord::new(&key, Some(node), now));
         self.note(&mut rec, &format!("{why}; the request stays"));
+        key
     }
 
     /// Is our `<uname>@<epoch>` on the host's attribute due (again)? Rewritten well before
