@@ -14,6 +14,7 @@ mod install;
 mod logging;
 mod metadata;
 mod nova_evacuate;
+mod nova_fidelity;
 mod nova_sim;
 mod openstack_client;
 mod sandbox_pacemaker;

@@ -33,7 +33,6 @@ use crate::instance_ha::records::{backoff_s, HostRecord, InstanceRecord, Outcome
 use crate::instance_ha::recovery::{self, Method, Target};
 use crate::instance_ha::select::{self, Candidate, Tagging};
 use crate::instance_ha::throttle::{self, ComputeState, Verdict};
-use crate::ocf::action::Basic as Action;
 use crate::ocf::params::printable;
 use crate::ocf::state::StateFile;
 use crate::ocf::{Backoff, Context, Deadline, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
@@ -45,6 +44,16 @@ use crate::openstack::{
 use crate::pacemaker::attrd;
 
 pub struct NovaEvacuate;
+
+crate::ocf_actions! {
+    /// The old agent's actions (no `status`).
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor",
+        ValidateAll = "validate-all",
+    }
+}
 
 const SPECS: &[ParamSpec] = &[
     ParamSpec::string("auth_url"),
@@ -103,9 +112,7 @@ impl OcfAgent for NovaEvacuate {
         match action {
             Action::Start => {
                 Config::read(ctx)?;
-                let mut v = BTreeMap::new();
-                v.insert("started".to_string(), now_epoch().to_string());
-                state.write(&v)?;
+                state.mark_started()?;
                 Ok(OcfCode::Success)
             }
             Action::Stop => {
@@ -119,12 +126,7 @@ impl OcfAgent for NovaEvacuate {
                 Ok(OcfCode::Success)
             }
             Action::Monitor => {
-                if state.read()?.is_none() {
-                    return Err(OcfError::NotRunning(format!(
-                        "not started on this node (no {})",
-                        state.path().display()
-                    )));
-                }
+                state.require_started()?;
                 let cfg = Config::read(ctx)?;
                 monitor(ctx, &cfg, &store)
             }
@@ -244,7 +246,7 @@ fn monitor(ctx: &Context<'_>, cfg: &Config, store: &Store) -> OcfResult<OcfCode>
         images: BTreeMap::new(),
         marked: BTreeMap::new(),
     };
-    let mut pause = Backoff::growing(Duration::from_millis(200), Duration::from_secs(2), 3, 2);
+    let mut pause = Backoff::growing(Duration::from_millis(250), Duration::from_millis(500), 3, 2);
     loop {
         let outcome = match m.round() {
             Ok(o) => o,
@@ -348,6 +350,7 @@ impl Monitor<'_> {
         let mut requests: BTreeMap<String, (String, Value)> = BTreeMap::new();
         let mut busy = BTreeSet::new();
         let mut cancelled = BTreeSet::new();
+        let mut unknown = BTreeSet::new();
         for (node, raw) in &attrs {
             let value = Value::parse(Some(raw));
             let request = attribute::classify(&value, &self.me, now);
@@ -358,7 +361,7 @@ impl Monitor<'_> {
                 Ok(h) => h.to_string(),
                 Err(e) => {
                     if request == Request::Evacuate {
-                        self.note_unknown(node, &e.to_string(), now);
+                        unknown.insert(self.note_unknown(node, &e.to_string(), now));
                     }
                     continue;
                 }
@@ -405,7 +408,10 @@ impl Monitor<'_> {
         }
         // Records of hosts nobody asks for any more are old news.
         for rec in self.store.all() {
-            if !requests.contains_key(&rec.host) && !busy.contains(&rec.host) {
+            if !requests.contains_key(&rec.host)
+                && !busy.contains(&rec.host)
+                && !unknown.contains(&rec.host)
+            {
                 if let Err(e) = self.store.remove(&rec.host) {
                     log::warn!("{e}");
                 }
@@ -435,7 +441,9 @@ impl Monitor<'_> {
             });
         }
 
-        // 4. the Nova gate, marks and markers
+        // 4. the Nova gate; marks, markers and the hosts' contents are fetched below in one
+        // parallel wave (every request on the critical path costs a round trip)
+        let mut tasks: Vec<Task> = Vec::new();
         let mut works = Vec::new();
         let mut trouble = Vec::new();
         let mut moving = false;
@@ -463,15 +471,17 @@ impl Monitor<'_> {
                 self.note(&mut rec, &why);
                 continue;
             }
-            self.refresh_mark(key, value, now, &dl);
+            if self.mark_due(key, value, now) {
+                tasks.push(Task::Mark(key.clone()));
+            }
             let epoch = marker
                 .filter(|m| m.is_open())
                 .map_or(rec.requested, |m| m.epoch());
             if marker.is_none_or(|m| !m.is_open()) {
-                let running = Marker::Running(epoch).to_string();
-                if let Err(e) = self.nova.disable(svc, &running, &dl) {
-                    trouble.push(format!("{host}: cannot record the evacuation in Nova: {e}"));
-                }
+                tasks.push(Task::Marker(
+                    (*svc).clone(),
+                    Marker::Running(epoch).to_string(),
+                ));
             }
             let ready_at = rec.requested + self.cfg.evacuate_delay;
             if now < ready_at {
@@ -486,9 +496,13 @@ impl Monitor<'_> {
                     < self.ctx.deadline.remaining();
                 continue;
             }
-            if let Err(e) = self.store.save(&rec) {
-                log::warn!("{e}");
+            if self.store.load(host).as_ref() != Some(&rec) {
+                if let Err(e) = self.store.save(&rec) {
+                    log::warn!("{e}");
+                }
             }
+            tasks.push(Task::Servers(host.clone()));
+            tasks.push(Task::Migrations(host.clone()));
             works.push(Work {
                 host: host.clone(),
                 key: key.clone(),
@@ -496,41 +510,63 @@ impl Monitor<'_> {
                 service: (*svc).clone(),
             });
         }
-        if works.is_empty() {
+        if works.is_empty() && tasks.is_empty() {
             return Ok(RoundOutcome { moving, trouble });
         }
+        if !works.is_empty() && self.tagging.is_none() {
+            tasks.push(Task::Flavors);
+        }
 
-        // 4b. what each host holds, all hosts at once
+        // 4b. one wave: in-flight marks, Nova markers, each host's servers and migrations,
+        // the flavors
         let nova = self.nova;
-        let scans = parallel(
-            works.iter().map(|w| w.host.clone()).collect(),
-            self.cfg.concurrency,
-            |host: String| -> Result<(Vec<Server>, Vec<Migration>), OpenStackError> {
-                let servers = nova.servers_on_host(&host, &dl)?;
-                let migrations = nova.migrations(
-                    &MigrationFilter {
-                        source_compute: Some(host.clone()),
-                        migration_type: Some("evacuation".to_string()),
-                        ..Default::default()
-                    },
-                    &dl,
-                )?;
-                Ok((servers, migrations))
-            },
-        );
+        let me = self.me.clone();
+        // a handful per host: all at once, the concurrency bound is for the evacuations
+        let wave = tasks.len();
+        let outs = parallel(tasks, wave, |t| run_task(nova, &me, t, now, &dl));
+        let mut servers_of: BTreeMap<String, Vec<Server>> = BTreeMap::new();
+        let mut migrations_of: BTreeMap<String, Vec<Migration>> = BTreeMap::new();
+        for out in outs {
+            match out {
+                TaskOut::Mark(key, Ok(())) => {
+                    self.marked.insert(key, now);
+                }
+                TaskOut::Mark(key, Err(e)) => {
+                    log::warn!("{key}: cannot write the in-flight mark: {e}")
+                }
+                TaskOut::Marker(host, Err(e)) => {
+                    trouble.push(format!("{host}: cannot record the evacuation in Nova: {e}"))
+                }
+                TaskOut::Marker(_, Ok(())) => {}
+                TaskOut::Servers(host, Ok(v)) => {
+                    servers_of.insert(host, v);
+                }
+                TaskOut::Migrations(host, Ok(v)) => {
+                    migrations_of.insert(host, v);
+                }
+                TaskOut::Servers(host, Err(e)) | TaskOut::Migrations(host, Err(e)) => {
+                    trouble.push(format!("{host}: cannot read its instances from Nova: {e}"))
+                }
+                TaskOut::Flavors(Ok(flavors)) => {
+                    let mut t = Tagging::default();
+                    for f in flavors {
+                        t.add_flavor(&f.id, &f.name, &f.extra_specs);
+                    }
+                    self.tagging = Some(t);
+                }
+                TaskOut::Flavors(Err(e)) => trouble.push(format!("cannot read the flavors: {e}")),
+            }
+        }
+        let scans: Vec<Option<(Vec<Server>, Vec<Migration>)>> = works
+            .iter()
+            .map(|w| Some((servers_of.remove(&w.host)?, migrations_of.remove(&w.host)?)))
+            .collect();
         let reserved = self.usable_reserved(&computes, &requests);
         let mut jobs = Vec::new();
         let mut per_host = Vec::new();
         for (work, scan) in works.into_iter().zip(scans) {
-            let (servers, migrations) = match scan {
-                Ok(s) => s,
-                Err(e) => {
-                    trouble.push(format!(
-                        "{}: cannot read its instances from Nova: {e}",
-                        work.host
-                    ));
-                    continue;
-                }
+            let Some((servers, migrations)) = scan else {
+                continue;
             };
             let selected = match self.select(&servers, &dl) {
                 Ok(s) => s,
@@ -648,7 +684,8 @@ impl Monitor<'_> {
             moving = true;
         }
 
-        // 6. progress per host
+        // 6. progress per host; the finished ones are closed together at the end
+        let mut finished = Vec::new();
         for (work, foreign_active) in per_host {
             let Some(rec) = self.store.load(&work.host) else {
                 continue;
@@ -666,7 +703,7 @@ impl Monitor<'_> {
                 done == total && foreign_active == 0
             };
             if complete {
-                self.finish(&work, &rec, &dl, &mut trouble);
+                finished.push((work, rec.instances.len()));
                 continue;
             }
             if accepted > 0 || foreign_active > 0 {
@@ -707,6 +744,23 @@ impl Monitor<'_> {
                 ));
             }
         }
+        let nova = self.nova;
+        let closed = parallel(finished, self.cfg.concurrency, |(work, n)| {
+            let r = finish(nova, &work, &dl);
+            (work, n, r)
+        });
+        for (work, n, r) in closed {
+            match r {
+                Ok(()) => {
+                    self.marked.remove(&work.key);
+                    log::info!("{}: evacuation complete ({n} instance(s))", work.host);
+                    if let Err(e) = self.store.remove(&work.host) {
+                        log::warn!("{e}");
+                    }
+                }
+                Err(e) => trouble.push(format!("{}: evacuated, but {e}", work.host)),
+            }
+        }
         Ok(RoundOutcome { moving, trouble })
     }
 
@@ -723,37 +777,25 @@ impl Monitor<'_> {
 
     /// A node Nova does not know: logged once (kept in a record under the node's name);
     /// the attribute stays, as the old agent left it.
-    fn note_unknown(&self, node: &str, why: &str, now: u64) {
+    fn note_unknown(&self, node: &str, why: &str, now: u64) -> String {
         let key = format!("unknown-node.{node}");
         let mut rec = self
             .store
             .load(&key)
             .unwrap_or_else(|| HostRecord::new(&key, Some(node), now));
         self.note(&mut rec, &format!("{why}; the request stays"));
+        key
     }
 
-    /// Our `<uname>@<epoch>` on the host's attribute, rewritten before it could look
-    /// abandoned to another reader.
-    fn refresh_mark(&mut self, key: &str, value: &Value, now: u64, dl: &Deadline) {
+    /// Is our `<uname>@<epoch>` on the host's attribute due (again)? Rewritten well before
+    /// it could look abandoned to another reader.
+    fn mark_due(&self, key: &str, value: &Value, now: u64) -> bool {
         let last = match value {
             Value::InFlight { by, since } if *by == self.me => *since,
             _ => 0,
         }
         .max(self.marked.get(key).copied().unwrap_or(0));
-        if now.saturating_sub(last) < attribute::REFRESH_AFTER_S {
-            return;
-        }
-        match attrd::update_private(
-            attribute::NAME,
-            &attribute::in_flight(&self.me, now),
-            key,
-            dl,
-        ) {
-            Ok(()) => {
-                self.marked.insert(key.to_string(), now);
-            }
-            Err(e) => log::warn!("{key}: cannot write the in-flight mark: {e}"),
-        }
+        now.saturating_sub(last) >= attribute::REFRESH_AFTER_S
     }
 
     /// The servers of `servers` to evacuate.
@@ -763,11 +805,8 @@ impl Monitor<'_> {
         dl: &Deadline,
     ) -> Result<Vec<&'s Server>, OpenStackError> {
         if self.tagging.is_none() {
-            let mut t = Tagging::default();
-            for f in self.nova.flavors(dl)? {
-                t.add_flavor(&f.id, &f.name, &f.extra_specs);
-            }
-            self.tagging = Some(t);
+            // the flavor listing failed this round (reported): decide nothing on half a view
+            return Ok(Vec::new());
         }
         let wanted: Vec<String> = servers
             .iter()
@@ -844,35 +883,61 @@ impl Monitor<'_> {
             }
         }
     }
+}
 
-    /// Every selected instance is evacuated: the marker says done, then the attribute `no`
-    /// (in that order: a crash between them leaves our own mark, which the next monitor
-    /// resumes and finishes at once).
-    fn finish(&mut self, work: &Work, rec: &HostRecord, dl: &Deadline, trouble: &mut Vec<String>) {
-        let done = Marker::Done(work.epoch).to_string();
-        if let Err(e) = self.nova.disable(&work.service, &done, dl) {
-            trouble.push(format!(
-                "{}: evacuated, but cannot record it in Nova: {e}",
-                work.host
-            ));
-            return;
+/// Every selected instance of a host is evacuated: the marker says done, then the attribute
+/// `no` (in that order: a crash between them leaves our own mark, which the next monitor
+/// resumes and finishes at once).
+fn finish(nova: Compute<'_>, work: &Work, dl: &Deadline) -> Result<(), String> {
+    let done = Marker::Done(work.epoch).to_string();
+    nova.disable(&work.service, &done, dl)
+        .map_err(|e| format!("cannot record it in Nova: {e}"))?;
+    attrd::update_private(attribute::NAME, attribute::DONE, &work.key, dl)
+        .map_err(|e| format!("cannot set its evacuate attribute to no: {e}"))
+}
+
+/// One request of a round's parallel wave.
+enum Task {
+    /// Our in-flight mark on this attribute key.
+    Mark(String),
+    /// A disabled_reason for this service.
+    Marker(Service, String),
+    Servers(String),
+    Migrations(String),
+    Flavors,
+}
+
+enum TaskOut {
+    Mark(String, Result<(), attrd::AttrdError>),
+    Marker(String, Result<(), OpenStackError>),
+    Servers(String, Result<Vec<Server>, OpenStackError>),
+    Migrations(String, Result<Vec<Migration>, OpenStackError>),
+    Flavors(Result<Vec<crate::openstack::Flavor>, OpenStackError>),
+}
+
+fn run_task(nova: Compute<'_>, me: &str, task: Task, now: u64, dl: &Deadline) -> TaskOut {
+    match task {
+        Task::Mark(key) => {
+            let r =
+                attrd::update_private(attribute::NAME, &attribute::in_flight(me, now), &key, dl);
+            TaskOut::Mark(key, r)
         }
-        if let Err(e) = attrd::update_private(attribute::NAME, attribute::DONE, &work.key, dl) {
-            trouble.push(format!(
-                "{}: evacuated, but cannot set its evacuate attribute to no: {e}",
-                work.host
-            ));
-            return;
+        Task::Marker(svc, reason) => {
+            TaskOut::Marker(svc.host.clone(), nova.disable(&svc, &reason, dl))
         }
-        self.marked.remove(&work.key);
-        log::info!(
-            "{}: evacuation complete ({} instance(s))",
-            work.host,
-            rec.instances.len()
-        );
-        if let Err(e) = self.store.remove(&work.host) {
-            log::warn!("{e}");
+        Task::Servers(host) => {
+            let r = nova.servers_on_host(&host, dl);
+            TaskOut::Servers(host, r)
         }
+        Task::Migrations(host) => {
+            let filter = MigrationFilter {
+                source_compute: Some(host.clone()),
+                migration_type: Some("evacuation".to_string()),
+                ..Default::default()
+            };
+            TaskOut::Migrations(host, nova.migrations(&filter, dl))
+        }
+        Task::Flavors => TaskOut::Flavors(nova.flavors(dl)),
     }
 }
 
