@@ -13,6 +13,7 @@ mod ganesha_preset;
 mod install;
 mod logging;
 mod metadata;
+mod nova_compute;
 mod nova_evacuate;
 mod nova_fidelity;
 mod nova_sim;
