@@ -14,12 +14,12 @@ use common::nova::*;
 use common::pacemaker::{Cluster, ClusterOptions};
 use common::{output_text, TempDir};
 
-/// The environment pacemaker-execd gives an agent, on a cleared `cmd`.
+const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
+
+/// What pacemaker-execd gives an agent, on `cmd`; the test adds the instance's variables.
 fn execd_env<'a>(cmd: &'a mut Command, logfile: &std::path::Path) -> &'a mut Command {
     AgentEnv::execd(logfile).apply(cmd)
 }
-
-const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
 
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
@@ -447,6 +447,7 @@ fn every_row_of_the_attribute_protocol() {
             rig.set_attr(host, v);
         }
     }
+    rig.set_attr("compute-99", "yes"); // a node Nova does not know
     rig.set_attr("compute-5", "yes");
     rig.delete_attr("compute-5");
     rig.wait_attr("compute-5", "");
@@ -467,6 +468,20 @@ fn every_row_of_the_attribute_protocol() {
     );
     assert_eq!(rig.attr("compute-3").as_deref(), Some("no"));
     assert_eq!(rig.attr("compute-4").as_deref(), Some(""));
+    // the unknown node keeps its request and is logged once, not at every monitor
+    assert_code(
+        &rig.monitor(&[("max_failed_share", "100")]),
+        0,
+        "second monitor",
+    );
+    assert_eq!(rig.attr("compute-99").as_deref(), Some("yes"));
+    let log = std::fs::read_to_string(rig.c.node(0).dir().join("agents.log")).unwrap_or_default();
+    assert_eq!(
+        log.matches("no nova-compute service for host 'compute-99'")
+            .count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]
@@ -977,4 +992,74 @@ fn ocf_tester_passes() {
         o.status.success() && out.contains("passed all tests"),
         "ocf-tester:\n{out}"
     );
+}
+
+#[test]
+fn as_a_cluster_resource_a_failing_evacuation_shows_in_crm_mon() {
+    common::require_root();
+    let rig = Rig::new(sim_with(3).servers_on("compute-0", 2));
+    rig.sim.set_server(
+        &server_id("compute-0", 1),
+        json!({"evacuate_outcome": "error"}),
+    );
+    rig.fence_in_nova("compute-0");
+    rig.set_attr("compute-0", "yes");
+    let params: Vec<String> = rig
+        .params()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    rig.c
+        .crm_configure(&format!(
+            "primitive nova-evacuate ocf:ocfbox:NovaEvacuate params {} \
+               op start timeout=20s op stop timeout=20s op monitor interval=3s timeout=60s",
+            params.join(" ")
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    rig.c
+        .wait_for_resource("nova-evacuate", "node1", "Started", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let shown = common::poll(Duration::from_secs(60), Duration::from_millis(500), || {
+        let text = rig.c.node(0).exec_ok(&["crm_mon", "-1"]).ok()?;
+        text.contains("1 of 2 instance(s) failed to evacuate")
+            .then_some(text)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "crm_mon never showed the failing evacuation:\n{}",
+            rig.c
+                .node(0)
+                .exec_ok(&["crm_mon", "-1"])
+                .unwrap_or_default()
+        )
+    });
+    assert!(shown.contains("OCF_DEGRADED"), "{shown}");
+    // degraded, not failed: the resource stays where it is
+    rig.c
+        .wait_for_resource("nova-evacuate", "node1", "Started", Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(evacuation_counts(&rig, "compute-0").len(), 2);
+}
+
+#[test]
+fn evacuate_delay_holds_a_host_back_without_blocking_the_monitor() {
+    common::require_root();
+    let rig = fenced_rig(sim_with(3).servers_on("compute-0", 1));
+    let o = rig.monitor(&[("evacuate_delay", "3600")]);
+    assert_code(&o, 0, "delayed");
+    assert!(
+        rig.sim.migrations().is_empty(),
+        "evacuated inside evacuate_delay"
+    );
+    let mark = rig.attr("compute-0").unwrap_or_default();
+    assert!(
+        mark.starts_with("node1@"),
+        "the request is ours and in flight: {mark}"
+    );
+    let log = std::fs::read_to_string(rig.c.node(0).dir().join("agents.log")).unwrap_or_default();
+    assert!(log.contains("waiting evacuate_delay"), "{log}");
+    // without the delay the next monitor goes ahead
+    assert_code(&rig.monitor(&[]), 0, "no delay");
+    assert_eq!(rig.evacuations_from("compute-0").len(), 1);
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
 }

@@ -231,32 +231,57 @@ fn clouds_yaml_with_secure_yaml_and_parameter_precedence() {
 
     // An unknown cloud or a broken file is a configuration error naming the file,
     // never quoting it (a password may be on the offending line).
-    let e = AuthConfig::from_params_with(
-        &CredentialParams {
-            os_cloud: Some("nope".into()),
+    let cloud_error = |name: &str| {
+        let p = CredentialParams {
+            os_cloud: Some(name.into()),
             ..Default::default()
-        },
-        &sources,
-    )
-    .unwrap_err();
-    assert_eq!(e.ocf_code(), OcfCode::ErrConfigured);
+        };
+        let e = AuthConfig::from_params_with(&p, &sources).unwrap_err();
+        assert_eq!(e.ocf_code(), OcfCode::ErrConfigured, "{e}");
+        e
+    };
+    let e = cloud_error("nope");
     assert!(e.to_string().contains("nope"), "{e}");
     std::fs::write(
         &secure,
         format!("clouds:\n  ha:\n    auth:\n      password: [{ADMIN_PASSWORD}\n"),
     )
     .unwrap();
-    let e = AuthConfig::from_params_with(
-        &CredentialParams {
-            os_cloud: Some("ha".into()),
-            ..Default::default()
-        },
-        &sources,
-    )
-    .unwrap_err();
-    assert_eq!(e.ocf_code(), OcfCode::ErrConfigured);
+    let e = cloud_error("ha");
     assert!(e.to_string().contains("secure.yaml"), "{e}");
     assert!(!e.to_string().contains(ADMIN_PASSWORD), "{e}");
+
+    // A password in a file others can read works, with a warning naming the file.
+    capture_logs();
+    let open = dir.join("open-clouds.yaml");
+    std::fs::write(
+        &open,
+        format!(
+            "clouds:\n  ha:\n    auth:\n      auth_url: {}\n      username: {ADMIN_USER}\n      \
+             password: {ADMIN_PASSWORD}\n      project_name: {ADMIN_PROJECT}\n",
+            sim.auth_url()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sources = ConfigSources {
+        clouds: vec![open.clone()],
+        secure: vec![],
+    };
+    let p = CredentialParams {
+        os_cloud: Some("ha".into()),
+        ..Default::default()
+    };
+    AuthConfig::from_params_with(&p, &sources).unwrap();
+    let shown = open.display().to_string();
+    let logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        logged
+            .iter()
+            .any(|l| l.starts_with("WARN") && l.contains(&shown) && l.contains("chmod 600")),
+        "{logged:?}"
+    );
+    assert!(logged.iter().all(|l| !l.contains(ADMIN_PASSWORD)));
 }
 
 #[test]
@@ -428,6 +453,28 @@ fn token_expired_or_revoked_mid_run_is_renewed_once() {
 }
 
 #[test]
+fn a_token_about_to_end_is_renewed_before_it_is_refused() {
+    let sim = NovaSim::start(
+        SimConfig::new()
+            .token_ttl(Duration::from_secs(1))
+            .hosts(&["compute-0"]),
+    );
+    let s = connect(&params(&sim.admin()));
+    let dl = deadline(20);
+    s.compute().services(None, None, &dl).unwrap();
+    // Past the token's life: the next request renews it first instead of taking a 401.
+    std::thread::sleep(Duration::from_millis(1300));
+    s.compute().services(None, None, &dl).unwrap();
+    assert_eq!(token_requests(&sim), 2);
+    let refused: Vec<Request> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == Some(401))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+#[test]
 fn catalog_by_interface_and_region() {
     let sim = NovaSim::start(SimConfig::new().hosts(&["compute-0"]));
     for (endpoint_type, region, iface) in [
@@ -568,12 +615,17 @@ fn microversions_against_2_11_2_53_and_2_95() {
         let rec = sim.service("compute-0", "nova-compute");
         assert_eq!(rec["forced_down"], false, "{max}: {rec}");
         assert_eq!(rec["status"], "enabled", "{max}: {rec}");
-        assert!(
-            compute_requests(&sim)
-                .iter()
-                .all(|r| r.microversion.as_deref() != Some("2.95")),
-            "nothing is sent at 2.95"
-        );
+        let top: Microversion = max.parse().unwrap();
+        for r in compute_requests(&sim) {
+            assert_ne!(r.status, Some(406), "{r:?}");
+            if let Some(v) = &r.microversion {
+                let v: Microversion = v.parse().unwrap();
+                assert!(v <= top, "{max}: sent {v}: {r:?}");
+                if r.path.ends_with("/action") {
+                    assert!(v < Microversion::new(2, 95), "{r:?}");
+                }
+            }
+        }
     }
 }
 
@@ -849,6 +901,28 @@ fn tls_verified_with_ca_file_refused_with_a_wrong_ca_accepted_with_insecure() {
     assert_eq!(e.ocf_code(), OcfCode::ErrInstalled, "{e}");
 }
 
+/// What NovaEvacuate does for a fenced host: its compute dies, is forced down and disabled,
+/// and every server on it is evacuated by `workers` threads.
+fn fence_and_evacuate(
+    sim: &NovaSim,
+    nova: Compute<'_>,
+    host: &str,
+    workers: usize,
+    dl: &Deadline,
+) -> Vec<Result<(), OpenStackError>> {
+    let svc = nova
+        .services(Some("nova-compute"), Some(host), dl)
+        .unwrap()
+        .remove(0);
+    sim.kill_compute(host);
+    nova.force_down_and_disable(&svc, "ocfbox evacuation requested 1", dl)
+        .unwrap();
+    let servers = nova.servers_on_host(host, dl).unwrap();
+    parallel(servers, workers, |srv| {
+        nova.evacuate(&srv.id, &EvacuateRequest::default(), dl)
+    })
+}
+
 #[test]
 fn parallel_evacuations_share_the_session() {
     let sim = NovaSim::start(
@@ -860,21 +934,217 @@ fn parallel_evacuations_share_the_session() {
     let s = connect(&params(&sim.admin()));
     let dl = deadline(60);
     let nova = s.compute();
-    let svc = nova
-        .services(Some("nova-compute"), Some("compute-0"), &dl)
-        .unwrap()
-        .remove(0);
-    sim.kill_compute("compute-0");
-    nova.force_down_and_disable(&svc, "ocfbox evacuation running 1", &dl)
-        .unwrap();
-    let servers = nova.servers_on_host("compute-0", &dl).unwrap();
-    let results = parallel(servers, 8, |srv| {
-        nova.evacuate(&srv.id, &EvacuateRequest::default(), &dl)
-    });
+    let results = fence_and_evacuate(&sim, nova, "compute-0", 8, &dl);
     assert_eq!(results.len(), 24);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let m = sim.wait_evacuations_settled(Duration::from_secs(20));
     assert_eq!(m.iter().filter(|m| m["status"] == "done").count(), 24);
     assert!(sim.servers_on("compute-0").is_empty());
     assert_eq!(token_requests(&sim), 1);
+}
+
+/// Every log record of this test binary up to debug: what ocfbox's logger writes with
+/// HA_debug=1 (it admits nothing below debug; ureq's trace level dumps raw requests).
+struct Capture;
+
+static LOGGED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+        LOGGED.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    }
+    fn flush(&self) {}
+}
+
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = log::set_boxed_logger(Box::new(Capture));
+        log::set_max_level(log::LevelFilter::Debug);
+    });
+}
+
+/// Processes whose argv or environment holds one of `needles` (all of /proc: the client
+/// starts no child, so anything found came from somewhere it must not have).
+fn processes_holding(needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        for f in ["cmdline", "environ"] {
+            if let Ok(raw) = std::fs::read(e.path().join(f)) {
+                let text = String::from_utf8_lossy(&raw);
+                if needles.iter().any(|n| text.contains(n)) {
+                    found.push(format!("/proc/{name}/{f}"));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn secrets_reach_no_log_line_error_message_debug_form_or_process() {
+    capture_logs();
+    // A password of this test alone, so that a hit cannot come from another test.
+    let password = format!(
+        "scan-pw-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    );
+    let pw = password.clone();
+    let sim = NovaSim::start(
+        SimConfig::new()
+            .max_microversion("2.11")
+            .hosts(&["compute-0", "compute-1"])
+            .servers_on("compute-0", 4)
+            .with_state(move |s| {
+                s["users"].as_array_mut().unwrap().push(json!({
+                    "id": "u-scan", "name": "scan", "domain_id": "default", "password": pw,
+                    "roles": {ADMIN_PROJECT_ID: ["admin"]}
+                }));
+            }),
+    );
+    let p = CredentialParams {
+        auth_url: Some(sim.auth_url()),
+        username: Some("scan".into()),
+        password: Some(Secret::new(password.clone())),
+        project_name: Some(ADMIN_PROJECT.into()),
+        ..Default::default()
+    };
+    let cfg = config(&p);
+    let dl = deadline(30);
+    let s = Session::connect(&cfg, &dl).unwrap();
+    let nova = s.compute();
+    let mut texts = vec![format!("{p:?}"), format!("{cfg:?}"), format!("{s:?}")];
+    let mut procs = processes_holding(&[&password, "gAAAAA"]);
+
+    // At 2.11 Nova answers an evacuation with an adminPass: read, dropped, never shown.
+    let done = fence_and_evacuate(&sim, nova, "compute-0", 4, &dl);
+    assert!(done.iter().all(Result::is_ok), "{done:?}");
+    procs.extend(processes_holding(&[&password, "gAAAAA"]));
+    texts.extend(done.iter().map(|r| format!("{r:?}")));
+
+    // Failures, including a peer that quotes the secret back in its error.
+    sim.fault(
+        Fault::new(
+            Some("GET"),
+            "/os-services",
+            FaultKind::StatusBody(
+                500,
+                json!({"computeFault": {"code": 500, "message": format!("db error near '{password}'")}}),
+            ),
+        )
+        .times(1),
+    );
+    let e = nova.services(None, None, &dl).unwrap_err();
+    assert!(e.to_string().contains("<redacted>"), "{e}");
+    texts.push(e.to_string());
+    texts.push(format!("{e:?}"));
+    sim.expire_tokens();
+    sim.fault(Fault::new(
+        Some("GET"),
+        "/os-migrations",
+        FaultKind::Unauthorized,
+    ));
+    let e = nova
+        .migrations(&MigrationFilter::default(), &dl)
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    for kind in [
+        FaultKind::Malformed,
+        FaultKind::Drop,
+        FaultKind::Status(503),
+    ] {
+        sim.fault(Fault::new(Some("GET"), "/servers/detail", kind).times(1));
+        let e = nova.servers_on_host("compute-0", &dl).unwrap_err();
+        texts.push(format!("{e} {e:?}"));
+    }
+    let mut wrong = p.clone();
+    wrong.password = Some(Secret::new(format!("{password}-wrong")));
+    let e = Session::connect(&config(&wrong), &dl).unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    procs.extend(processes_holding(&[&password, "gAAAAA"]));
+
+    let logged = LOGGED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    assert!(
+        logged.iter().any(|l| l.starts_with("DEBUG")),
+        "debug lines were captured: {logged:?}"
+    );
+    for t in texts.iter().chain(logged.iter()) {
+        assert!(!t.contains(&password), "the password leaked: {t}");
+        assert!(!t.contains("gAAAAA"), "a token leaked: {t}");
+        assert!(!t.contains("adminPass"), "an adminPass leaked: {t}");
+    }
+    assert!(procs.is_empty(), "secrets in {procs:?}");
+    // The secrets went where they belong: only the token request carried one.
+    let reqs = sim.requests();
+    assert!(reqs
+        .iter()
+        .filter(|r| r.had_secret)
+        .all(|r| r.path.ends_with("/auth/tokens") || r.path.ends_with("/action")));
+}
+
+/// The TCP connections this process opened to `port` (from ureq's debug log).
+fn connections_to(port: u16) -> usize {
+    let needle = format!("Connected TcpStream to 127.0.0.1:{port}");
+    LOGGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|l| l.contains(&needle))
+        .count()
+}
+
+#[test]
+fn workers_share_one_pool_of_tls_connections_and_insecure_is_warned_once() {
+    capture_logs();
+    let sim = NovaSim::start(
+        SimConfig::new()
+            .tls(true)
+            .latency_ms(5)
+            .hosts(&["compute-0"])
+            .servers_on("compute-0", 60),
+    );
+    let mut p = params(&sim.admin());
+    p.insecure = Some(true);
+    let s = connect(&p);
+    let _again = connect(&p);
+    let warned = LOGGED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|l| l.starts_with("WARN") && l.contains("insecure"))
+        .count();
+    assert_eq!(warned, 1, "one warning per process");
+    let dl = deadline(60);
+    let nova = s.compute();
+    let ids: Vec<String> = nova
+        .servers_on_host("compute-0", &dl)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let before = connections_to(sim.port());
+    for _ in 0..3 {
+        let got = parallel(ids.clone(), 12, |id| nova.server(&id, &dl));
+        assert!(got.iter().all(Result::is_ok));
+    }
+    let opened = connections_to(sim.port()) - before;
+    assert!(
+        opened <= 12,
+        "180 requests by 12 workers opened {opened} TLS connections (one per worker at most)"
+    );
 }

@@ -405,15 +405,37 @@ fn load_cloud(name: &str, sources: &ConfigSources) -> Result<CloudEntry> {
             printable(name)
         ))
     })?;
+    warn_if_exposed(clouds_path, &entry);
     match first_existing(&sources.secure) {
         Some(secure_path) => {
             let mut secure = parse_clouds(secure_path)?;
             Ok(match secure.clouds.remove(name) {
-                Some(s) => entry.merged_with(&s),
+                Some(s) => {
+                    warn_if_exposed(secure_path, &s);
+                    entry.merged_with(&s)
+                }
                 None => entry,
             })
         }
         None => Ok(entry),
+    }
+}
+
+/// clouds.yaml is often world-readable on purpose (it names the cloud); a secret in it (or
+/// in secure.yaml) then is not ours alone. Refusing would break working setups, so say it.
+fn warn_if_exposed(path: &Path, entry: &CloudEntry) {
+    let holds_secret =
+        entry.auth.password.is_some() || entry.auth.application_credential_secret.is_some();
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0);
+    if holds_secret && mode & 0o077 != 0 {
+        log::warn!(
+            "{} holds a password or secret and is readable by group or others (mode {:04o}): \
+             chmod 600 it, or move the secret to a secure.yaml only its owner can read",
+            path.display(),
+            mode & 0o7777
+        );
     }
 }
 
@@ -480,7 +502,7 @@ impl AuthConfig {
             .ok_or_else(|| OpenStackError::config("auth_url is not set"))?;
         check_url(&auth_url)?;
 
-        let user = user_ref(p, c)?;
+        let user = user_ref(p, c);
         let app_id = nonempty(p.application_credential_id.clone())
             .or_else(|| nonempty(c.application_credential_id.clone()));
         let app_name = nonempty(p.application_credential_name.clone())
@@ -548,7 +570,7 @@ impl AuthConfig {
                     },
                 },
             };
-            let project = project_ref(p, c)?.ok_or_else(|| {
+            let project = project_ref(p, c).ok_or_else(|| {
                 OpenStackError::config("tenant_name (project_name or project_id) is not set")
             })?;
             (AuthMethod::Password { user, password }, Some(project))
@@ -638,48 +660,178 @@ fn domain(
     DomainRef::Name(DEFAULT_DOMAIN.to_string())
 }
 
-fn user_ref(p: &CredentialParams, c: &CloudAuth) -> Result<Option<NameOrId>> {
-    if let Some(id) = nonempty(p.user_id.clone()) {
-        return Ok(Some(NameOrId::Id(id)));
-    }
-    let d = || {
-        domain(
-            &p.user_domain,
-            &p.user_domain_id,
-            &c.user_domain_name,
-            &c.user_domain_id,
-            (&c.domain_name, &c.domain_id),
-        )
+/// A user or project: the parameter's id, else its name, else the cloud entry's id, else
+/// its name (names within `domain`).
+fn name_or_id(
+    param_id: &Option<String>,
+    param_name: &Option<String>,
+    cloud_id: Option<String>,
+    cloud_name: Option<String>,
+    domain: impl Fn() -> DomainRef,
+) -> Option<NameOrId> {
+    let named = |name| NameOrId::Name {
+        name,
+        domain: domain(),
     };
-    if let Some(name) = nonempty(p.username.clone()) {
-        return Ok(Some(NameOrId::Name { name, domain: d() }));
-    }
-    if let Some(id) = nonempty(c.user_id.clone()) {
-        return Ok(Some(NameOrId::Id(id)));
-    }
-    Ok(nonempty(c.username.clone()).map(|name| NameOrId::Name { name, domain: d() }))
+    nonempty(param_id.clone())
+        .map(NameOrId::Id)
+        .or_else(|| nonempty(param_name.clone()).map(named))
+        .or_else(|| nonempty(cloud_id).map(NameOrId::Id))
+        .or_else(|| nonempty(cloud_name).map(named))
 }
 
-fn project_ref(p: &CredentialParams, c: &CloudAuth) -> Result<Option<NameOrId>> {
-    if let Some(id) = nonempty(p.project_id.clone()) {
-        return Ok(Some(NameOrId::Id(id)));
+fn user_ref(p: &CredentialParams, c: &CloudAuth) -> Option<NameOrId> {
+    name_or_id(
+        &p.user_id,
+        &p.username,
+        c.user_id.clone(),
+        c.username.clone(),
+        || {
+            domain(
+                &p.user_domain,
+                &p.user_domain_id,
+                &c.user_domain_name,
+                &c.user_domain_id,
+                (&c.domain_name, &c.domain_id),
+            )
+        },
+    )
+}
+
+fn project_ref(p: &CredentialParams, c: &CloudAuth) -> Option<NameOrId> {
+    name_or_id(
+        &p.project_id,
+        &p.project_name,
+        nonempty(c.project_id.clone()).or_else(|| c.tenant_id.clone()),
+        nonempty(c.project_name.clone()).or_else(|| c.tenant_name.clone()),
+        || {
+            domain(
+                &p.project_domain,
+                &p.project_domain_id,
+                &c.project_domain_name,
+                &c.project_domain_id,
+                (&c.domain_name, &c.domain_id),
+            )
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clouds.yaml of its own in a fresh directory, removed afterwards.
+    struct Files(PathBuf);
+
+    impl Files {
+        fn new(tag: &str, clouds: &str, secure: Option<&str>) -> Files {
+            let dir =
+                std::env::temp_dir().join(format!("ocfbox-cloudcfg-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("clouds.yaml"), clouds).unwrap();
+            if let Some(s) = secure {
+                std::fs::write(dir.join("secure.yaml"), s).unwrap();
+                std::fs::set_permissions(
+                    dir.join("secure.yaml"),
+                    std::fs::Permissions::from_mode(0o600),
+                )
+                .unwrap();
+            }
+            Files(dir)
+        }
+
+        fn sources(&self) -> ConfigSources {
+            ConfigSources {
+                clouds: vec![self.0.join("clouds.yaml")],
+                secure: vec![self.0.join("secure.yaml")],
+            }
+        }
     }
-    let d = || {
-        domain(
-            &p.project_domain,
-            &p.project_domain_id,
-            &c.project_domain_name,
-            &c.project_domain_id,
-            (&c.domain_name, &c.domain_id),
-        )
-    };
-    if let Some(name) = nonempty(p.project_name.clone()) {
-        return Ok(Some(NameOrId::Name { name, domain: d() }));
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
-    if let Some(id) = nonempty(c.project_id.clone()).or_else(|| nonempty(c.tenant_id.clone())) {
-        return Ok(Some(NameOrId::Id(id)));
+
+    fn cloud(name: &str) -> CredentialParams {
+        CredentialParams {
+            os_cloud: Some(name.into()),
+            ..Default::default()
+        }
     }
-    Ok(nonempty(c.project_name.clone())
-        .or_else(|| nonempty(c.tenant_name.clone()))
-        .map(|name| NameOrId::Name { name, domain: d() }))
+
+    #[test]
+    fn domain_applies_to_user_and_project_and_ids_win() {
+        let f = Files::new(
+            "domain",
+            "clouds:\n  c:\n    auth:\n      auth_url: https://k/identity\n      username: u\n      \
+             password: pw\n      project_name: p\n      domain_id: d1\n    verify: false\n",
+            None,
+        );
+        let cfg = AuthConfig::from_params_with(&cloud("c"), &f.sources()).unwrap();
+        let AuthMethod::Password { user, .. } = &cfg.method else {
+            panic!("{cfg:?}")
+        };
+        let d1 = DomainRef::Id("d1".into());
+        assert_eq!(
+            *user,
+            NameOrId::Name {
+                name: "u".into(),
+                domain: d1.clone()
+            }
+        );
+        assert_eq!(
+            cfg.project,
+            Some(NameOrId::Name {
+                name: "p".into(),
+                domain: d1
+            })
+        );
+        assert!(cfg.tls.insecure, "verify: false");
+        // A parameter's user_id wins over the cloud's username.
+        let p = CredentialParams {
+            user_id: Some("uid".into()),
+            ..cloud("c")
+        };
+        let cfg = AuthConfig::from_params_with(&p, &f.sources()).unwrap();
+        assert!(
+            matches!(&cfg.method, AuthMethod::Password { user: NameOrId::Id(i), .. } if i == "uid")
+        );
+    }
+
+    #[test]
+    fn application_credential_from_secure_yaml() {
+        let f = Files::new(
+            "appcred",
+            "clouds:\n  c:\n    auth_type: v3applicationcredential\n    auth:\n      \
+             auth_url: https://k/identity/v3\n      application_credential_id: ac\n",
+            Some("clouds:\n  c:\n    auth:\n      application_credential_secret: s3\n"),
+        );
+        let cfg = AuthConfig::from_params_with(&cloud("c"), &f.sources()).unwrap();
+        match &cfg.method {
+            AuthMethod::ApplicationCredential { credential, secret } => {
+                assert_eq!(*credential, AppCredentialRef::Id("ac".into()));
+                assert_eq!(secret.expose(), "s3");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(cfg.project.is_none());
+        assert!(!format!("{cfg:?}").contains("s3"));
+    }
+
+    #[test]
+    fn unsupported_auth_type_and_empty_file() {
+        let f = Files::new(
+            "authtype",
+            "clouds:\n  c:\n    auth_type: token\n    auth:\n      auth_url: https://k/v3\n",
+            None,
+        );
+        let e = AuthConfig::from_params_with(&cloud("c"), &f.sources()).unwrap_err();
+        assert!(e.to_string().contains("auth_type 'token'"), "{e}");
+        let empty = Files::new("empty", "", None);
+        let e = AuthConfig::from_params_with(&cloud("c"), &empty.sources()).unwrap_err();
+        assert!(e.to_string().contains("no cloud 'c'"), "{e}");
+    }
 }

@@ -103,6 +103,42 @@ pub(crate) struct TokenResponse {
 pub(crate) struct TokenBody {
     #[serde(default)]
     pub catalog: Vec<CatalogEntry>,
+    #[serde(default)]
+    pub issued_at: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+impl TokenBody {
+    /// How long the token lives, from Keystone's own two timestamps: independent of any
+    /// skew between this node's clock and Keystone's.
+    pub fn lifetime(&self) -> Option<std::time::Duration> {
+        let issued = epoch_seconds(self.issued_at.as_deref()?)?;
+        let expires = epoch_seconds(self.expires_at.as_deref()?)?;
+        (expires > issued).then(|| std::time::Duration::from_secs((expires - issued) as u64))
+    }
+}
+
+/// Seconds since the epoch of Keystone's `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` (UTC).
+pub(crate) fn epoch_seconds(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,6 +294,22 @@ mod tests {
         ]}});
         assert_eq!(v3_from_discovery(&doc).as_deref(), Some("http://k/v3"));
         assert_eq!(v3_from_discovery(&json!({})), None);
+    }
+
+    #[test]
+    fn token_lifetime() {
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            epoch_seconds("2000-03-01T00:00:01.000000Z"),
+            Some(951_868_801)
+        );
+        assert_eq!(epoch_seconds("garbage"), None);
+        let t = TokenBody {
+            catalog: Vec::new(),
+            issued_at: Some("2026-12-31T23:30:00.000000Z".into()),
+            expires_at: Some("2027-01-01T00:30:00.000000Z".into()),
+        };
+        assert_eq!(t.lifetime(), Some(std::time::Duration::from_secs(3600)));
     }
 
     #[test]

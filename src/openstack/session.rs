@@ -1,9 +1,11 @@
 //! One authenticated session for an action: the token (from X-Subject-Token, reused for
-//! every request and re-obtained once on a 401), the catalog's endpoints, Nova's version
-//! range, and one HTTP connection pool shared by every thread of the action.
+//! every request, renewed shortly before it ends and re-obtained once on a 401), the
+//! catalog's endpoints, Nova's version range, and one HTTP connection pool shared by every
+//! thread of the action.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -19,6 +21,9 @@ use crate::http::{self, HttpError, Method};
 use crate::ocf::params::printable;
 use crate::ocf::Deadline;
 
+/// An early token renewal is optional: it may not take the action's whole budget.
+const RENEW_CAP: Duration = Duration::from_secs(5);
+
 /// The peer's own error message is quoted up to this many characters.
 const DETAIL_LIMIT: usize = 300;
 
@@ -27,6 +32,28 @@ struct Token {
     /// Bumped at every re-authentication, so that of many workers hitting the same 401
     /// only the first obtains a new token.
     generation: u64,
+    obtained: Instant,
+    lifetime: Option<Duration>,
+}
+
+impl Token {
+    fn new(value: Secret, generation: u64, body: &TokenResponse) -> Token {
+        Token {
+            value,
+            generation,
+            obtained: Instant::now(),
+            lifetime: body.token.lifetime(),
+        }
+    }
+
+    /// Close enough to its end (the last tenth, at most a minute) to renew it before use
+    /// rather than have every worker's next request refused.
+    fn ending(&self) -> bool {
+        self.lifetime.is_some_and(|l| {
+            let margin = (l / 10).min(Duration::from_secs(60));
+            self.obtained.elapsed() + margin >= l
+        })
+    }
 }
 
 /// `Send + Sync`: share it (by reference) with the workers of [`super::parallel`].
@@ -72,7 +99,7 @@ impl Session {
         } else {
             discover_v3(&http, &cfg.auth_url, deadline)?
         };
-        let (token, body) = authenticate(&http, cfg, &identity_url, deadline)?;
+        let (token, body) = authenticate(&http, cfg, &identity_url, None, deadline)?;
         let pick = |service: &str| {
             keystone::select_endpoint(
                 &body.token.catalog,
@@ -88,10 +115,7 @@ impl Session {
             cfg: cfg.clone(),
             http,
             identity_url,
-            token: RwLock::new(Token {
-                value: token,
-                generation: 0,
-            }),
+            token: RwLock::new(Token::new(token, 0, &body)),
             nova_versions: OnceLock::new(),
         };
         log::debug!(
@@ -180,10 +204,7 @@ impl Session {
     ) -> Result<http::Response> {
         let mut retried = false;
         loop {
-            let (token, generation) = {
-                let t = self.token.read().unwrap_or_else(|p| p.into_inner());
-                (t.value.clone(), t.generation)
-            };
+            let (token, generation) = self.current_token(dl);
             let mut req = self
                 .http
                 .request(method.clone(), url)
@@ -207,7 +228,7 @@ impl Session {
                     "token refused by {}: authenticating again",
                     http::redact_url(url)
                 );
-                self.reauthenticate(generation, dl)?;
+                self.reauthenticate(generation, None, dl)?;
                 continue;
             }
             if resp.status() >= 400 {
@@ -217,14 +238,41 @@ impl Session {
         }
     }
 
-    fn reauthenticate(&self, seen_generation: u64, dl: &Deadline) -> Result<()> {
+    /// The token to send (renewed first when it is about to end; should that fail, the
+    /// old one is still tried) and its generation.
+    fn current_token(&self, dl: &Deadline) -> (Secret, u64) {
+        let read = || {
+            let t = self.token.read().unwrap_or_else(|p| p.into_inner());
+            (t.value.clone(), t.generation, t.ending())
+        };
+        let (value, generation, ending) = read();
+        if !ending {
+            return (value, generation);
+        }
+        if let Err(e) = self.reauthenticate(generation, Some(RENEW_CAP), dl) {
+            // Not again for this token: the 401 path takes over when it really ends.
+            log::debug!("renewing the token before it ends failed: {e}");
+            let mut t = self.token.write().unwrap_or_else(|p| p.into_inner());
+            if t.generation == generation {
+                t.lifetime = None;
+            }
+        }
+        let (value, generation, _) = read();
+        (value, generation)
+    }
+
+    fn reauthenticate(
+        &self,
+        seen_generation: u64,
+        cap: Option<Duration>,
+        dl: &Deadline,
+    ) -> Result<()> {
         let mut t = self.token.write().unwrap_or_else(|p| p.into_inner());
         if t.generation != seen_generation {
             return Ok(());
         }
-        let (token, _) = authenticate(&self.http, &self.cfg, &self.identity_url, dl)?;
-        t.value = token;
-        t.generation += 1;
+        let (token, body) = authenticate(&self.http, &self.cfg, &self.identity_url, cap, dl)?;
+        *t = Token::new(token, seen_generation + 1, &body);
         Ok(())
     }
 
@@ -291,6 +339,7 @@ fn authenticate(
     http: &http::Client,
     cfg: &AuthConfig,
     identity_url: &str,
+    cap: Option<Duration>,
     dl: &Deadline,
 ) -> Result<(Secret, TokenResponse)> {
     let secret = match &cfg.method {
@@ -299,10 +348,14 @@ fn authenticate(
     };
     let body = keystone::token_request(cfg);
     let url = format!("{identity_url}/auth/tokens");
-    let mut resp = http
+    let mut req = http
         .post(&url)
         .header("Accept", "application/json")
-        .json(&body)
+        .json(&body);
+    if let Some(cap) = cap {
+        req = req.timeout(cap);
+    }
+    let mut resp = req
         .send(dl)
         .map_err(|e| OpenStackError::from_http(e, std::slice::from_ref(&secret)))?;
     drop(body);

@@ -12,12 +12,12 @@
 //! One simulator process per `NovaSim`, on a free loopback port (control calls through a
 //! Unix socket), ended by PID on Drop (also on panic); it also exits by itself when the test
 //! process is gone. See tests/nova-sim/README.md for the state format and control API.
-#![allow(dead_code)]
 
 use super::TempDir;
 use serde_json::{json, Value};
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -393,11 +393,16 @@ impl NovaSim {
         }
         let dir = TempDir::new("nova-sim");
         let state = dir.join("state.json");
-        fs::write(
-            &state,
-            serde_json::to_vec_pretty(&cfg.state).expect("state is JSON"),
-        )
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", state.display()));
+        // 0600: it holds the simulated users' passwords and secrets
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&state)
+            .and_then(|mut f| {
+                f.write_all(&serde_json::to_vec_pretty(&cfg.state).expect("state is JSON"))
+            })
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", state.display()));
         let port_file = dir.join("ports");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nova-sim/novasim.py");
         let control = dir.join("control.sock");
@@ -556,6 +561,12 @@ impl NovaSim {
     }
 
     /// A raw control call (`/_sim/<path>`); panics unless the answer is 2xx.
+    /// The control API's Unix socket (reachable from any network namespace), e.g. for a
+    /// fake nova-compute (tests/nova-sim/fake-nova-compute.py) that reports its start.
+    pub fn control_socket(&self) -> &Path {
+        &self.control
+    }
+
     pub fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let (status, v) = self.control_raw(method, path, body);
         if !(200..300).contains(&status) {
@@ -944,12 +955,28 @@ pub fn password_auth(creds: &Credentials) -> Value {
 impl Api {
     /// Any request; `mv` sets `OpenStack-API-Version: compute <mv>`.
     pub fn call(&self, method: &str, url: &str, mv: Option<&str>, body: Option<&Value>) -> Resp {
+        let v = mv.map(|v| format!("compute {v}"));
+        let headers: Vec<(&str, &str)> = v
+            .as_deref()
+            .map(|v| vec![("OpenStack-API-Version", v)])
+            .unwrap_or_default();
+        self.call_with(method, url, &headers, body)
+    }
+
+    /// Any request with these extra headers (e.g. only the legacy microversion header).
+    pub fn call_with(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
         let mut b = ureq::http::Request::builder().method(method).uri(url);
         if !self.token.is_empty() {
             b = b.header("X-Auth-Token", &self.token);
         }
-        if let Some(v) = mv {
-            b = b.header("OpenStack-API-Version", format!("compute {v}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
         }
         let data = body.map(|b| b.to_string()).unwrap_or_default();
         if body.is_some() {

@@ -17,6 +17,7 @@ TCP_NODELAY socket: otherwise Nagle + delayed ACKs add ~40 ms to every request.
 
 import argparse
 import copy
+import functools
 import json
 import os
 import re
@@ -34,8 +35,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MIN_MICROVERSION = (2, 1)
 INTERFACES = ("public", "internal", "admin")
 SECRET_KEYS = ("password", "secret", "adminPass")
-# server fields grouped by the microversion that introduced them
-EVAC_ACTIVE_MIGRATION = ("accepted", "pre-migrating", "running", "queued", "preparing")
 
 
 def now():
@@ -58,6 +57,25 @@ def parse_version(text):
 
 def vstr(v):
     return "%d.%d" % v
+
+
+TRUE_WORDS = ("True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes")
+FALSE_WORDS = ("False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no")
+
+
+@functools.lru_cache(maxsize=65536)
+def host_id(tenant, host):
+    """Nova's hostId: an opaque per-project digest of the host (stable, cached: lists are hot)."""
+    return uuid.uuid5(uuid.NAMESPACE_DNS, "%s/%s" % (tenant, host)).hex if host else ""
+
+
+def nova_bool(v):
+    """Nova's parameter_types.boolean: a JSON boolean or one of its words; None if neither."""
+    if v is True or v in TRUE_WORDS:
+        return True
+    if v is False or v in FALSE_WORDS:
+        return False
+    return None
 
 
 def has_secret(obj):
@@ -238,12 +256,14 @@ class Sim:
         """Advances every evacuation by the time that passed (lazy, under the lock)."""
         t = now()
         rebuild = float(self.config["rebuild_time"])
-        for mig in self.state["migrations"]:
-            plan = mig.get("_plan")
-            if not plan:
-                continue
+        active = [m for m in self.state["migrations"] if m.get("_plan")]
+        if not active:
+            return
+        by_id = {s["id"]: s for s in self.state["servers"]}
+        for mig in active:
+            plan = mig["_plan"]
             elapsed = t - plan["start"]
-            srv = self.server(mig["instance_uuid"])
+            srv = by_id.get(mig["instance_uuid"])
             outcome = plan["outcome"]
             if outcome == "error":
                 # the conductor found no valid host: the record never leaves the source
@@ -278,7 +298,7 @@ class Sim:
         srv["updated"] = t
         if status == "done":
             srv["host"] = mig["dest_compute"]
-            stopped = plan["was_stopped"] or plan["microversion"] >= (2, 95)
+            stopped = plan["was_stopped"] or parse_version(plan["microversion"]) >= (2, 95)
             srv["vm_state"] = "stopped" if stopped else "active"
             srv["power_state"] = 4 if stopped else 1
         elif status == "failed":
@@ -527,14 +547,6 @@ class Handler(BaseHTTPRequestHandler):
         if segs == ["state"] and method == "PUT":
             sim.set_state(body)
             return 200, sim.dump_state()
-        if segs == ["state"] and method == "PATCH":
-            # top-level keys replace the lists/values they name
-            st = sim.dump_state()
-            for s in st["services"]:
-                s.pop("state", None)
-            st.update(body)
-            sim.set_state(st)
-            return 200, sim.dump_state()
         if segs == ["config"] and method in ("PUT", "PATCH"):
             sim.config.update(body)
             return 200, sim.config
@@ -637,16 +649,6 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {"version": self.identity_version()}, {}
         if segs == ["v3", "auth", "tokens"] and method == "POST":
             return self.issue_token(body, "nocatalog" in query)
-        if segs == ["v3", "auth", "tokens"] and method in ("GET", "HEAD"):
-            tok = self.token()
-            other = self.sim.tokens.get(self.headers.get("X-Subject-Token") or "")
-            if other is None or other["expires"] <= now():
-                raise keystone_error(404, "Could not find token.", "Not Found")
-            return 200, {"token": self.token_body(other, "nocatalog" not in query)}, {
-                "X-Subject-Token": self.headers.get("X-Subject-Token")}
-        if segs == ["v3", "auth", "catalog"] and method == "GET":
-            tok = self.token()
-            return 200, {"catalog": self.catalog()}, {}
         raise keystone_error(404, "The resource could not be found.", "Not Found")
 
     def find_user(self, ref):
@@ -897,11 +899,6 @@ class Handler(BaseHTTPRequestHandler):
             return self.migrations_list(query, mv, tok, path)
         elif head == "os-hypervisors" and method == "GET" and n in (1, 2):
             return self.hypervisors(segs, mv, tok)
-        elif head == "os-availability-zone" and method == "GET":
-            return 200, {"availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True},
-                                                   "hosts": None}]}
-        elif head == "limits" and method == "GET":
-            return 200, {"limits": {"rate": [], "absolute": {}}}
         raise nova_error(404, "The resource could not be found.")
 
     # ---- Nova: os-services ------------------------------------------------------------------
@@ -971,14 +968,17 @@ class Handler(BaseHTTPRequestHandler):
                 r = body["disabled_reason"]
                 if not isinstance(r, str) or not 1 <= len(r) <= 255:
                     raise nova_error(400, "Invalid input for field/attribute disabled_reason.")
-            if "forced_down" in body and not isinstance(body["forced_down"], bool):
-                raise nova_error(400, "Invalid input for field/attribute forced_down. Value: %s." % body["forced_down"])
+            if "forced_down" in body:
+                if nova_bool(body["forced_down"]) is None:
+                    raise nova_error(400, "Invalid input for field/attribute forced_down. Value: %s." % (
+                        body["forced_down"],))
+                body = dict(body, forced_down=nova_bool(body["forced_down"]))
             if status is None and "forced_down" not in body:
                 raise nova_error(400, "No updates were requested. Fields 'status' or 'forced_down' should be specified.")
             if svc["binary"] != "nova-compute":
                 raise nova_error(400, "Updating a %s service is not supported. Only nova-compute services can be "
                                       "updated." % svc["binary"])
-            if body.get("forced_down") is False and svc["forced_down"]:
+            if body.get("forced_down") is False:
                 self.xena_guard(svc)
             if status == "enabled":
                 svc["status"] = "enabled"
@@ -1003,10 +1003,10 @@ class Handler(BaseHTTPRequestHandler):
                              else "Service %s on host %s could not be found." % (binary, host))
         svc = svcs[0]
         if action == "force-down":
-            fd = body.get("forced_down")
-            if not isinstance(fd, bool):
+            fd = nova_bool(body.get("forced_down"))
+            if fd is None:
                 raise nova_error(400, "Invalid input for field/attribute forced_down.")
-            if fd is False and svc["forced_down"]:
+            if fd is False:
                 self.xena_guard(svc)
             svc["forced_down"] = fd
             return 200, {"service": {"host": host, "binary": binary, "forced_down": fd}}
@@ -1050,6 +1050,10 @@ class Handler(BaseHTTPRequestHandler):
                 "shelved_offloaded": "SHELVED_OFFLOADED", "rescued": "RESCUE",
                 "soft-delete": "SOFT_DELETED", "deleted": "DELETED"}.get(vm, "UNKNOWN")
 
+    def host_status(self, host):
+        svc = self.sim.services("nova-compute", host) if host else []
+        return ("UP" if self.sim.service_up(svc[0]) else "DOWN") if svc else ""
+
     def server_view(self, srv, mv, tok, path, detail=True):
         base = self.compute_base(path)
         links = [{"rel": "self", "href": "%s/servers/%s" % (base, srv["id"])},
@@ -1082,8 +1086,7 @@ class Handler(BaseHTTPRequestHandler):
             "tenant_id": srv["tenant_id"],
             "user_id": srv["user_id"],
             "metadata": dict(srv["metadata"]),
-            "hostId": uuid.uuid5(uuid.NAMESPACE_DNS, "%s/%s" % (srv["tenant_id"], srv["host"])).hex
-            if srv["host"] else "",
+            "hostId": host_id(srv["tenant_id"], srv["host"]),
             "image": image,
             "flavor": flavor,
             "created": iso(srv["created"], micro=False, z=True),
@@ -1120,8 +1123,7 @@ class Handler(BaseHTTPRequestHandler):
         if mv >= (2, 9):
             out["locked"] = srv["locked"]
         if mv >= (2, 16) and admin:
-            svc = self.sim.services("nova-compute", srv["host"]) if srv["host"] else []
-            out["host_status"] = ("UP" if self.sim.service_up(svc[0]) else "DOWN") if svc else ""
+            out["host_status"] = self.host_status(srv["host"])
         if mv >= (2, 19):
             out["description"] = None
         if mv >= (2, 26):
@@ -1240,10 +1242,6 @@ class Handler(BaseHTTPRequestHandler):
             srv["task_state"] = None
             srv["updated"] = now()
             return 202, None
-        if action in ("os-stop", "os-start"):
-            srv["vm_state"] = "stopped" if action == "os-stop" else "active"
-            srv["power_state"] = 4 if action == "os-stop" else 1
-            return 202, None
         raise nova_error(400, "There is no such action: %s" % action)
 
     def evacuate(self, srv, args, mv, tok):
@@ -1267,12 +1265,13 @@ class Handler(BaseHTTPRequestHandler):
             if "onSharedStorage" not in args:
                 raise nova_error(400, "Invalid input for field/attribute evacuate. Value: {}. 'onSharedStorage' is a "
                                       "required property")
-            if not isinstance(args["onSharedStorage"], bool) and args["onSharedStorage"] not in (
-                    "true", "false", "True", "False"):
+            if nova_bool(args["onSharedStorage"]) is None:
                 raise nova_error(400, "Invalid input for field/attribute onSharedStorage.")
-            if str(args["onSharedStorage"]).lower() == "true" and args.get("adminPass"):
+            if nova_bool(args["onSharedStorage"]) and args.get("adminPass"):
                 raise nova_error(400, "admin password can't be changed on existing disk")
-        if args.get("force") and not args.get("host"):
+        if "force" in args and nova_bool(args["force"]) is None:
+            raise nova_error(400, "Invalid input for field/attribute force.")
+        if nova_bool(args.get("force")) and not args.get("host"):
             raise nova_error(400, "Can't force to a non-provided destination")
         target = args.get("host")
         if target is not None:
@@ -1293,9 +1292,15 @@ class Handler(BaseHTTPRequestHandler):
         t = now()
         outcome = srv.get("evacuate_outcome", "done")
         dest = target
+        forced = target is not None and (mv < (2, 29) or (mv < (2, 68) and nova_bool(args.get("force"))))
         if dest is None:
             dest = self.schedule(srv)
             if dest is None:
+                outcome = "error"
+        elif not forced:
+            # from 2.29 a requested host still goes through the scheduler's checks
+            tsvc = sim.services("nova-compute", dest)[0]
+            if tsvc["status"] != "enabled" or not sim.service_up(tsvc):
                 outcome = "error"
         mig_id = max([m["id"] for m in sim.state["migrations"]] + [0]) + 1
         mig = {
@@ -1318,7 +1323,7 @@ class Handler(BaseHTTPRequestHandler):
             "microversion": vstr(mv),
             "request": {k: v for k, v in args.items() if k != "adminPass"},
             "_plan": {"start": t, "outcome": outcome, "was_stopped": srv["vm_state"] == "stopped",
-                      "microversion": mv},
+                      "microversion": vstr(mv)},
         }
         sim.state["migrations"].append(mig)
         srv["task_state"] = "rebuilding"
