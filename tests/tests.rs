@@ -5,6 +5,7 @@
 mod common;
 
 mod alert_nova;
+mod compute_ha;
 mod dispatch;
 mod examples;
 mod fence_nova;

@@ -567,7 +567,8 @@ pub struct FenceEvent {
 /// The harness's power switch: stonith device `power` (agent fence_ocfbox_power, every
 /// cluster node has it in /usr/sbin) for the given remote nodes. off/reboot power the node
 /// off (SIGKILL of its namespace init and its systemd); on answers 0 without powering on
-/// (a test brings a node back with `RemoteNode::rejoin`); status says on/off.
+/// (a test brings a node back with `RemoteNode::rejoin`), also for a node it does not switch;
+/// status says on/off.
 pub struct PowerFence {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -695,6 +696,9 @@ fn serve(
             let node = lines.next().unwrap_or("").to_string();
             let target = targets.iter().find(|(n, _)| *n == node);
             let rc = match (target, action.as_str()) {
+                // A node it does not switch (a controller) is always on: unfencing it
+                // (provides=unfencing on another device makes every node need it) is a no-op.
+                (None, "on") => 0,
                 (None, _) => 1,
                 (Some((_, p)), "off" | "reboot") => {
                     reap_later = p.lock().unwrap_or_else(|e| e.into_inner()).off_deferred().1;
