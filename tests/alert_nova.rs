@@ -37,6 +37,13 @@ impl Rig {
         });
         let (pid, addr) = c.service_endpoint().unwrap_or_else(|e| panic!("{e}"));
         let sim = NovaSim::start(cfg.netns_of(pid).bind(&addr));
+        // Alerts run as hacluster: their log file must be writable for it.
+        for i in 0..2 {
+            let log = c.node(i).dir().join("alert.log");
+            std::fs::write(&log, "").expect("create alert.log");
+            std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+                .expect("chmod alert.log");
+        }
         // What the README asks of an operator: a password file hacluster alone reads.
         let pwfile = tmp.join("nova-password");
         std::fs::write(&pwfile, format!("{}\n", sim.admin().password)).expect("write pw");
@@ -230,6 +237,15 @@ fn a_fencing_is_told_to_nova_once_although_every_node_runs_the_alert() {
         assert_ok(&rig.alert(rig.dc(), &pairs(&ev), &[]), "ignored event");
     }
     assert_eq!(rig.svc("compute-2")["status"], "enabled");
+
+    // The password (from password_file) never reaches a log or an error.
+    let pw = rig.sim.admin().password;
+    for i in 0..2 {
+        let log =
+            std::fs::read_to_string(rig.c.node(i).dir().join("alert.log")).unwrap_or_default();
+        assert!(!log.is_empty(), "node{} logged nothing", i + 1);
+        assert!(!log.contains(&pw), "the password is in node{}'s log", i + 1);
+    }
 }
 
 #[test]

@@ -49,7 +49,7 @@ struct Chain {
     fence: PowerFence,
     sim: NovaSim,
     c: Cluster,
-    tmp: TempDir,
+    _tmp: TempDir,
 }
 
 fn nv(prefix: &str, name: &str, value: &str) -> String {
@@ -244,7 +244,7 @@ impl Chain {
             fence,
             sim,
             c,
-            tmp,
+            _tmp: tmp,
         };
         for cmp in [VICTIM, SPARE] {
             chain

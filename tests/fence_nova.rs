@@ -524,3 +524,28 @@ fn the_fencers_own_tools_read_its_metadata_and_run_it_as_a_device() {
     assert!(targets.contains("compute-0"), "{targets}");
     drop(tmp);
 }
+
+#[test]
+fn host_names_are_fixed_up_per_host_in_a_nova_with_short_and_fqdn_hosts() {
+    // fence_compute exits 1 for every host of such a Nova (two DNS suffixes).
+    let rig = Rig::new(
+        SimConfig::new()
+            .hosts(&["compute-0.example.com", "compute-1"])
+            .servers_on("compute-0.example.com", 1),
+    );
+    rig.sim.kill_compute("compute-0.example.com");
+    assert_code(
+        &rig.fence("off", "compute-0", ""),
+        0,
+        "short node name, FQDN in Nova",
+    );
+    assert_eq!(rig.svc("compute-0.example.com")["forced_down"], true);
+    // the attribute's key stays the Pacemaker node name
+    rig.wait_attr("compute-0", "yes");
+    assert_code(
+        &rig.fence("status", "compute-1.example.com", "domain=example.com\n"),
+        0,
+        "FQDN node name, short in Nova",
+    );
+    assert_code(&rig.fence("status", "compute-0", ""), 2, "status after off");
+}
