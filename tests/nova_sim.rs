@@ -506,7 +506,7 @@ fn servers_pagination_filters_and_per_version_fields() {
 fn evacuate_preconditions_bodies_and_lifecycle() {
     let sim = NovaSim::start(
         SimConfig::new()
-            .rebuild_time(Duration::from_millis(1500))
+            .rebuild_time(Duration::from_secs(3))
             .hosts(&["compute-0", "compute-1", "compute-2"])
             .servers_on("compute-0", 6)
             .server(
