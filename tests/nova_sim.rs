@@ -1213,3 +1213,23 @@ fn control_api_state_config_reset_and_process_end() {
         "simulator {pid} outlived its NovaSim"
     );
 }
+
+#[test]
+fn bind_address_is_what_the_catalog_names() {
+    // 127.0.0.0/8 is all loopback: another address stands for a node's service endpoint
+    let sim = NovaSim::start(SimConfig::new().bind("127.0.0.2").hosts(&["compute-0"]));
+    assert!(
+        sim.base_url().starts_with("http://127.0.0.2:"),
+        "{}",
+        sim.base_url()
+    );
+    let api = sim.api(&sim.admin());
+    assert!(api.compute.starts_with("http://127.0.0.2:"));
+    let r = auth(&sim.anonymous(), password_auth(&sim.admin()));
+    let urls = r.body["token"]["catalog"].to_string();
+    assert!(
+        urls.contains("http://127.0.0.2:") && !urls.contains("127.0.0.1"),
+        "{urls}"
+    );
+    assert_eq!(api.nova("GET", "/os-services", "2.53", None).status, 200);
+}
