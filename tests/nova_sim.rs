@@ -908,6 +908,13 @@ fn flavors_extra_specs_and_glance_images() {
     );
     let r = api.nova("GET", "/flavors/2/os-extra_specs", "2.1", None);
     assert_eq!(r.body, json!({"extra_specs": {"evacuable": "true"}}));
+    let r = api.nova("GET", "/flavors/2/os-extra_specs/evacuable", "2.1", None);
+    assert_eq!(r.body, json!({"evacuable": "true"}));
+    assert_eq!(
+        api.nova("GET", "/flavors/2/os-extra_specs/nope", "2.1", None)
+            .status,
+        404
+    );
     let r = api.nova("GET", "/flavors/2/os-flavor-access", "2.1", None);
     assert_eq!(r.body["flavor_access"][0]["tenant_id"], ADMIN_PROJECT_ID);
     assert_eq!(

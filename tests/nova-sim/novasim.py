@@ -870,8 +870,6 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, {"server": self.server_view(srv, mv, tok, path)}
             if n == 3 and segs[2] == "action" and method == "POST":
                 return self.server_action(segs[1], body, mv, tok)
-            if n == 3 and segs[2] == "metadata" and method == "GET":
-                return 200, {"metadata": self.visible_server(segs[1], tok)["metadata"]}
         elif head == "flavors":
             if n == 1 and method == "GET":
                 return self.flavors_list(query, mv, tok, path, detail=False)
@@ -1522,12 +1520,12 @@ class Handler(BaseHTTPRequestHandler):
         return out
 
     def glance(self, method, segs, query, body, path):
-        if segs in ([], ["versions"]) and method == "GET":
+        if segs == [] and method == "GET":
             i = path.find("/image")
             href = self.base_url() + path[:i] + "/image/v2/"
             vers = [{"id": "v2.%d" % n, "status": "CURRENT" if n == 16 else "SUPPORTED",
                      "links": [{"rel": "self", "href": href}]} for n in range(16, -1, -1)]
-            return (300 if segs == [] else 200), {"versions": vers}, {}
+            return 300, {"versions": vers}, {}
         if not segs or segs[0] != "v2":
             raise glance_error(404, "The resource could not be found.")
         tok = self.token()
@@ -1539,8 +1537,6 @@ class Handler(BaseHTTPRequestHandler):
             if im is None:
                 raise glance_error(404, "No image found with ID %s" % segs[1])
             return 200, self.image_view(im), {}
-        if segs == ["schemas", "image"] and method == "GET":
-            return 200, {"name": "image", "properties": {}, "additionalProperties": {"type": "string"}}, {}
         raise glance_error(404, "The resource could not be found.")
 
     def images_list(self, query, tok):
