@@ -619,7 +619,8 @@ class Handler(BaseHTTPRequestHandler):
         if not tok_id:
             raise self.unauthorized()
         tok = self.sim.tokens.get(tok_id)
-        if tok is None or tok["expires"] <= now():
+        # unscoped tokens serve Keystone only; Nova and Glance need a project
+        if tok is None or tok["expires"] <= now() or tok["project"] is None:
             raise self.unauthorized()
         return tok
 
@@ -1439,7 +1440,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def migrations_list(self, query, mv, tok, path):
         self.require_admin(tok, "os_compute_api:os-migrations:index")
-        items = [m for m in self.sim.state["migrations"] if not m.get("hidden")]
+        items = list(self.sim.state["migrations"])
         if "host" in query:
             h = query["host"][-1]
             items = [m for m in items if h in (m["source_compute"], m["dest_compute"])]
