@@ -1205,8 +1205,8 @@ class Handler(BaseHTTPRequestHandler):
         if action == "evacuate":
             return self.evacuate(srv, args, mv, tok)
         if action == "lock":
-            self.require_admin(tok, "os_compute_api:os-lock-server:lock") if srv["tenant_id"] != tok["project"]["id"] \
-                else None
+            if srv["tenant_id"] != tok["project"]["id"]:
+                self.require_admin(tok, "os_compute_api:os-lock-server:lock")
             reason = None
             if args is not None:
                 if not isinstance(args, dict):
