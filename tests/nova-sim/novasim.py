@@ -1137,7 +1137,7 @@ class Handler(BaseHTTPRequestHandler):
             out["pinned_availability_zone"] = None
         return out
 
-    def paginate(self, items, query, key, what):
+    def paginate(self, items, query, key):
         """Nova's limit/marker paging; returns (page, has_more_link)."""
         cap = int(self.sim.config["page_cap"])
         limit = cap
@@ -1189,7 +1189,7 @@ class Handler(BaseHTTPRequestHandler):
             rx = re.compile(query["name"][-1])
             items = [s for s in items if rx.search(s["name"])]
         items.sort(key=lambda s: (s["created"], s["id"]), reverse=True)
-        page, limit, more = self.paginate(items, query, lambda s: s["id"], "servers")
+        page, limit, more = self.paginate(items, query, lambda s: s["id"])
         out = {"servers": [self.server_view(s, mv, tok, path, detail) for s in page]}
         if more:
             res = "servers/detail" if detail else "servers"
@@ -1394,8 +1394,8 @@ class Handler(BaseHTTPRequestHandler):
                 items = [f for f in items if f["is_public"] == want or tok["project"]["id"] in f["access"]]
         elif want is not None:
             items = [f for f in items if f["is_public"] == want]
-        items.sort(key=lambda f: (f.get("flavorid_sort", 0), str(f["id"])))
-        page, limit, more = self.paginate(items, query, lambda f: f["id"], "flavors")
+        items.sort(key=lambda f: str(f["id"]))
+        page, limit, more = self.paginate(items, query, lambda f: f["id"])
         out = {"flavors": [self.flavor_view(f, mv, tok, path, detail) for f in page]}
         if more:
             out["flavors_links"] = self.next_link(self.compute_base(path), "flavors/detail" if detail else "flavors",
@@ -1457,7 +1457,7 @@ class Handler(BaseHTTPRequestHandler):
                 before = self.parse_time(query["changes-before"][-1], "changes-before")
                 items = [m for m in items if m["updated"] <= before]
             items.sort(key=lambda m: (m["created"], m["id"]), reverse=True)
-            page, limit, more = self.paginate(items, query, lambda m: m["uuid"], "migrations")
+            page, limit, more = self.paginate(items, query, lambda m: m["uuid"])
             out = {"migrations": [self.migration_view(m, mv) for m in page]}
             if more:
                 out["migrations_links"] = self.next_link(self.compute_base(path), "os-migrations", query,
