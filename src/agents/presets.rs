@@ -1,7 +1,7 @@
 //! Presets of the SystemdService engine: one row per service, and the agent each row is. A
-//! preset is an agent of its own (`ocf:ocfbox:openstack-nova-api`) with candidate unit names tried in
-//! order, so one CIB works on RHEL-family (`openstack-nova-api.service`) and Debian-family
-//! (`nova-api.service`) hosts, and the service's own health check. The `unit` parameter
+//! preset is an agent of its own (`ocf:ocfbox:openstack-nova-api`) with candidate unit names
+//! tried in order, so one CIB works on RHEL-family (`openstack-nova-api.service`) and
+//! Debian-family (`nova-api.service`) hosts, and the service's own health check. The `unit` parameter
 //! overrides the candidates; any of monitor_url/monitor_tcp/monitor_cmd replaces the
 //! preset's health check.
 //!
