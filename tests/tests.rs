@@ -13,6 +13,8 @@ mod ganesha_preset;
 mod install;
 mod logging;
 mod metadata;
+mod nova_fidelity;
+mod nova_sim;
 mod sandbox_pacemaker;
 mod sandbox_systemd;
 mod systemd_service;
