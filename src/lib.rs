@@ -14,5 +14,6 @@ pub mod ganesha;
 pub mod health;
 pub mod http;
 pub mod ocf;
+pub mod openstack;
 pub mod pacemaker;
 pub mod systemd;

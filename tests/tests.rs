@@ -15,6 +15,7 @@ mod logging;
 mod metadata;
 mod nova_fidelity;
 mod nova_sim;
+mod openstack_client;
 mod sandbox_pacemaker;
 mod sandbox_systemd;
 mod systemd_service;

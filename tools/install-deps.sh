@@ -32,6 +32,7 @@ need=(
   "/usr/bin/nova python3-novaclient"
   "/usr/bin/openstack python3-openstackclient"
   "/usr/lib/python3/dist-packages/keystoneclient/__init__.py python3-keystoneclient"
+  "/usr/lib/python3/dist-packages/yaml/__init__.py python3-yaml"
   "/usr/sbin/fence_compute fence-agents"
   "/usr/sbin/fence_evacuate fence-agents"
   "openssl openssl"
