@@ -377,3 +377,110 @@ fn nova_compute_failed_for_good_disables_and_running_again_enables_only_our_reas
         );
     }
 }
+
+#[test]
+fn a_failed_monitor_disables_only_once_migration_threshold_is_reached() {
+    let rig = Rig::new(computes());
+    let dc = rig.dc();
+    // A nova-compute resource as the cluster knows it (stopped: only its meta matters).
+    rig.c
+        .cibadmin_create(
+            "resources",
+            r#"<primitive id="nova-compute" class="ocf" provider="heartbeat" type="Dummy">
+                 <meta_attributes id="nc-meta">
+                   <nvpair id="nc-role" name="target-role" value="Stopped"/>
+                   <nvpair id="nc-mt" name="migration-threshold" value="2"/>
+                 </meta_attributes></primitive>"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fail = |count: &str| {
+        rig.c
+            .node(0)
+            .exec_ok(&[
+                "attrd_updater",
+                "-n",
+                "fail-count-nova-compute#monitor_10000",
+                "-N",
+                "node2",
+                "-U",
+                count,
+            ])
+            .unwrap_or_else(|e| panic!("{e}"));
+        common::poll(Duration::from_secs(10), Duration::from_millis(100), || {
+            let o = rig.c.node(0).exec(&[
+                "crm_failcount",
+                "-G",
+                "-q",
+                "-r",
+                "nova-compute",
+                "-N",
+                "node2",
+            ]);
+            (String::from_utf8_lossy(&o.stdout).trim() == count).then_some(())
+        })
+        .unwrap_or_else(|| {
+            let o = rig.c.node(0).exec(&[
+                "crm_failcount",
+                "-G",
+                "-q",
+                "-r",
+                "nova-compute",
+                "-N",
+                "node2",
+            ]);
+            panic!("fail count never became {count}: {}", output_text(&o))
+        });
+    };
+    let monitor_failed = resource("node2", "monitor", "7", "0");
+    fail("1");
+    assert_ok(
+        &rig.alert(dc, &pairs(&monitor_failed), &[]),
+        "first failure",
+    );
+    assert_eq!(
+        rig.svc("node2")["status"],
+        "enabled",
+        "Pacemaker restarts it there"
+    );
+    fail("2");
+    assert_ok(
+        &rig.alert(dc, &pairs(&monitor_failed), &[]),
+        "threshold reached",
+    );
+    let as_hacluster = |argv: &[&str]| {
+        let mut full = vec![
+            "setpriv",
+            "--reuid=hacluster",
+            "--regid=haclient",
+            "--init-groups",
+            "--",
+        ];
+        full.extend_from_slice(argv);
+        output_text(&rig.c.node(dc).exec(&full))
+    };
+    assert_eq!(
+        rig.svc("node2")["status"],
+        "disabled",
+        "{} / {}",
+        as_hacluster(&[
+            "crm_resource",
+            "-r",
+            "nova-compute",
+            "--meta",
+            "-g",
+            "migration-threshold",
+        ]),
+        as_hacluster(&[
+            "crm_failcount",
+            "-G",
+            "-q",
+            "-r",
+            "nova-compute",
+            "-N",
+            "node2"
+        ])
+    );
+    assert!(rig
+        .reason("node2")
+        .starts_with("ocfbox nova-compute failed "));
+}

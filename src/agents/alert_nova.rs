@@ -325,7 +325,6 @@ fn monitor_failed_for_good(rsc: &str, node: &str) -> bool {
         "--meta",
         "-g",
         "migration-threshold",
-        "-q",
     ]) {
         Some(t) if !t.is_empty() && !t.eq_ignore_ascii_case("INFINITY") => match t.parse::<u64>() {
             Ok(n) if n > 0 => n,
