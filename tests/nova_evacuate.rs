@@ -1063,3 +1063,50 @@ fn evacuate_delay_holds_a_host_back_without_blocking_the_monitor() {
     assert_eq!(rig.evacuations_from("compute-0").len(), 1);
     assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
 }
+
+#[test]
+fn short_names_match_fqdn_hosts_per_host_in_a_mixed_nova() {
+    common::require_root();
+    let rig = Rig::new(
+        SimConfig::new()
+            .hosts(&["cmp-a.example.com", "cmp-b", "cmp-c.example.com", "cmp-d"])
+            .servers_on("cmp-a.example.com", 1)
+            .servers_on("cmp-b", 1),
+    );
+    rig.start();
+    for h in ["cmp-a.example.com", "cmp-b"] {
+        rig.fence_in_nova(h);
+    }
+    // the cluster knows them by short name (what fence_compute's plug may be)
+    rig.set_attr("cmp-a", "yes");
+    rig.set_attr("cmp-b", "yes");
+    rig.wait_attr("cmp-b", "yes");
+    assert_code(&rig.monitor(&[("domain", "example.com")]), 0, "mixed names");
+    assert_eq!(rig.evacuations_from("cmp-a.example.com").len(), 1);
+    assert_eq!(rig.evacuations_from("cmp-b").len(), 1);
+    assert_eq!(
+        rig.attr("cmp-a").as_deref(),
+        Some("no"),
+        "the key it was asked under"
+    );
+    assert_eq!(rig.attr("cmp-b").as_deref(), Some("no"));
+}
+
+#[test]
+fn complete_when_accepted_restores_the_old_meaning() {
+    common::require_root();
+    let rig = fenced_rig(
+        sim_with(3)
+            .rebuild_time(Duration::from_secs(30))
+            .servers_on("compute-0", 2),
+    );
+    assert_code(
+        &rig.monitor(&[("complete_when", "accepted")]),
+        0,
+        "accepted is enough",
+    );
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
+    let migs = rig.evacuations_from("compute-0");
+    assert_eq!(migs.len(), 2);
+    assert!(migs.iter().all(|m| m["status"] != "done"), "{migs:?}");
+}
