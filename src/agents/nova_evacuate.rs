@@ -391,15 +391,14 @@ impl Monitor<'_> {
                             log::warn!("{}: cannot close the marker in Nova: {e}", svc.host);
                         }
                     } else if !busy.contains(&svc.host) && !requests.contains_key(&svc.host) {
-                        let key = self
-                            .store
-                            .load(&svc.host)
-                            .and_then(|r| r.node)
-                            .unwrap_or_else(|| svc.host.clone());
-                        log::info!(
-                            "{}: resuming the evacuation recorded in Nova ({m}) without an evacuate attribute",
-                            svc.host
-                        );
+                        let rec = self.store.load(&svc.host);
+                        if rec.is_none() {
+                            log::info!(
+                                "{}: resuming the evacuation recorded in Nova ({m}) without an evacuate attribute",
+                                svc.host
+                            );
+                        }
+                        let key = rec.and_then(|r| r.node).unwrap_or_else(|| svc.host.clone());
                         requests.insert(svc.host.clone(), (key, Value::Empty));
                     }
                 }
