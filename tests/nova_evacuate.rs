@@ -863,6 +863,17 @@ fn faults_give_degraded_with_the_reason_and_lose_nothing() {
         Some("yes"),
         "request lost after a 503"
     );
+    // the flavors unreadable: nothing is selected from half a view, the host stays open
+    rig.sim
+        .fault(Fault::new(Some("GET"), "/flavors/detail", FaultKind::Status(500)).times(1));
+    let o = rig.monitor(&[]);
+    assert_code(&o, 190, "flavors 500");
+    assert!(rig.sim.migrations().is_empty());
+    assert_ne!(
+        rig.attr("compute-0").as_deref(),
+        Some("no"),
+        "closed without selecting"
+    );
     // malformed JSON on the server list
     rig.sim
         .fault(Fault::new(Some("GET"), "/servers/detail", FaultKind::Malformed).times(1));
