@@ -256,10 +256,28 @@ fn monitor(ctx: &Context<'_>, cfg: &Config, store: &Store) -> OcfResult<OcfCode>
         if !outcome.moving || left <= FINISH_RESERVE + pause.pause() {
             return match outcome.trouble.is_empty() {
                 true => Ok(OcfCode::Success),
-                false => degraded(outcome.trouble.join("; ")),
+                false => degraded(summary(&outcome.trouble)),
             };
         }
         std::thread::sleep(pause.advance());
+    }
+}
+
+/// The first few problems, then a count: the reason must stay readable in crm_mon (the
+/// log has every one).
+fn summary(trouble: &[String]) -> String {
+    const SHOWN: usize = 4;
+    if trouble.len() > SHOWN {
+        for t in &trouble[SHOWN..] {
+            log::warn!("{t}");
+        }
+        format!(
+            "{}; and {} more",
+            trouble[..SHOWN].join("; "),
+            trouble.len() - SHOWN
+        )
+    } else {
+        trouble.join("; ")
     }
 }
 
@@ -1278,6 +1296,16 @@ mod tests {
             decide(Some(&s), Some(&migration("done", "2020", "1")), &mut r, 1),
             Step::Evacuate { reset_first: false }
         );
+    }
+
+    #[test]
+    fn long_reasons_are_cut_to_four_problems() {
+        let t: Vec<String> = (0..6).map(|i| format!("cmp{i}: failing")).collect();
+        assert_eq!(
+            summary(&t),
+            "cmp0: failing; cmp1: failing; cmp2: failing; cmp3: failing; and 2 more"
+        );
+        assert_eq!(summary(&t[..1]), "cmp0: failing");
     }
 
     #[test]
