@@ -1121,3 +1121,25 @@ fn complete_when_accepted_restores_the_old_meaning() {
     assert_eq!(migs.len(), 2);
     assert!(migs.iter().all(|m| m["status"] != "done"), "{migs:?}");
 }
+
+#[test]
+fn two_monitors_at_once_never_evacuate_an_instance_twice() {
+    common::require_root();
+    // e.g. a monitor still running when an operator runs one by hand, or a takeover racing
+    // the old controller: Nova's 409 for a rebuilding server is followed, not fought
+    let rig = fenced_rig(sim_with(3).latency_ms(5).servers_on("compute-0", 24));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| rig.monitor(&[("concurrency", "4")]));
+        let b = s.spawn(|| rig.monitor(&[("concurrency", "4")]));
+        (a.join().expect("monitor a"), b.join().expect("monitor b"))
+    });
+    assert_code(&a, 0, "first");
+    assert_code(&b, 0, "second");
+    let counts = evacuation_counts(&rig, "compute-0");
+    assert_eq!(counts.len(), 24, "{counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "evacuated twice: {counts:?}"
+    );
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
+}
