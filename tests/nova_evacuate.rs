@@ -1143,3 +1143,25 @@ fn two_monitors_at_once_never_evacuate_an_instance_twice() {
     );
     assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
 }
+
+#[test]
+fn an_older_nova_without_service_uuids_is_evacuated_the_same_way() {
+    common::require_root();
+    // 2.25: services by host+binary (disable-log-reason), no paging of migrations
+    let rig = fenced_rig(
+        sim_with(3)
+            .max_microversion("2.25")
+            .servers_on("compute-0", 3),
+    );
+    assert_code(&rig.monitor(&[]), 0, "2.25");
+    let counts = evacuation_counts(&rig, "compute-0");
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1));
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
+    assert!(
+        rig.disabled_reason("compute-0")
+            .starts_with("ocfbox evacuation done "),
+        "{}",
+        rig.disabled_reason("compute-0")
+    );
+}
