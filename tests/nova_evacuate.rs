@@ -191,9 +191,18 @@ impl Rig {
         for (k, v) in extra {
             cmd.env(format!("OCF_RESKEY_{k}"), v);
         }
-        cmd.stdin(std::process::Stdio::null())
-            .output()
-            .expect("run NovaEvacuate")
+        // as pacemaker-execd: SIGKILLed at the timeout (run_within panics then), so a
+        // monitor that overran its budget fails the test
+        let run = common::execd::run_within(
+            cmd,
+            Duration::from_millis(timeout_ms),
+            &format!("NovaEvacuate {action}"),
+        );
+        Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw((run.code & 0xff) << 8),
+            stdout: run.stdout.into_bytes(),
+            stderr: run.stderr.into_bytes(),
+        }
     }
 
     fn monitor(&self, extra: &[(&str, &str)]) -> Output {
