@@ -488,6 +488,14 @@ impl Monitor<'_> {
                 self.note(&mut rec, &why);
                 continue;
             }
+            if self.store.load(host).as_ref() != Some(&rec) {
+                if let Err(e) = self.store.save(&rec) {
+                    // without its records a host would be retried without back-off:
+                    // evacuate nothing there and say why
+                    trouble.push(format!("{host}: not evacuated: {e}"));
+                    continue;
+                }
+            }
             if self.mark_due(key, value, now) {
                 tasks.push(Task::Mark(key.clone()));
             }
@@ -513,11 +521,6 @@ impl Monitor<'_> {
                 moving |= Duration::from_secs(ready_at - now) + FINISH_RESERVE
                     < self.ctx.deadline.remaining();
                 continue;
-            }
-            if self.store.load(host).as_ref() != Some(&rec) {
-                if let Err(e) = self.store.save(&rec) {
-                    log::warn!("{e}");
-                }
             }
             tasks.push(Task::Servers(host.clone()));
             tasks.push(Task::Migrations(host.clone()));
