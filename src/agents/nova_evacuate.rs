@@ -1165,6 +1165,10 @@ fn evacuate_one(nova: Compute<'_>, job: &Job, on_shared_storage: bool, dl: &Dead
             Ok(()) => return JobResult::Accepted { reset },
             Err(e) if e.kind() == ErrorKind::Conflict => match nova.server(&job.id, dl) {
                 Ok(s) if rebuilding(&s) => return JobResult::AlreadyRunning { reset },
+                // the other evacuation got further than that already: rebuilt elsewhere
+                Ok(s) if s.host.as_deref() != Some(job.host.as_str()) => {
+                    return JobResult::AlreadyRunning { reset }
+                }
                 Ok(s) if !reset && refusal(&s).is_some() => {
                     if let Err(e) = nova.reset_state(&job.id, ResetState::Error, dl) {
                         return JobResult::Failed {
