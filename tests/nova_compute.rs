@@ -629,7 +629,7 @@ fn end_to_end_fence_compute_marks_novaevacuate_evacuates_novacompute_waits_for_e
         SimConfig::new()
             .hosts(&[HOST, "compute-1", "compute-2"])
             .servers_on(HOST, 3)
-            .rebuild_time(Duration::from_secs(8))
+            .rebuild_time(Duration::from_secs(20))
             .netns_of(pid)
             .bind(&ip),
     );
@@ -637,6 +637,10 @@ fn end_to_end_fence_compute_marks_novaevacuate_evacuates_novacompute_waits_for_e
     let mut ro = RemoteOptions::new(HOST);
     ro.ocf_provider_dirs = vec![("ocfbox".into(), provider)];
     ro.units = vec![(UNIT.into(), fake_nova_compute(&sim, HOST, 0.0))];
+    // Every attempt to reconnect wipes the node's attributes, fence_compute's `yes`
+    // included: give NovaEvacuate (monitor every 2 s) the time to see it and write its
+    // durable marker. (With 2 s, one run in three lost the request before it was read.)
+    ro.reconnect_interval = Duration::from_secs(10);
     ro.env = vec![
         ("HA_LOGFILE".into(), agent_log.display().to_string()),
         ("HA_LOGFACILITY".into(), "none".into()),

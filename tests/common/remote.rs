@@ -612,7 +612,7 @@ impl PowerFence {
                         <nvpair id="power-hosts" name="pcmk_host_list" value="{}"/>
                         <nvpair id="power-dir" name="request_dir" value="{}"/>
                       </instance_attributes>
-                      <operations><op id="power-monitor" name="monitor" interval="60s"/></operations>
+                      <operations><op id="power-monitor" name="monitor" interval="60s" timeout="120s"/></operations>
                     </primitive>"#,
                     names.join(" "),
                     fence._dir.path().display()
