@@ -841,3 +841,52 @@ fn end_to_end_fence_compute_marks_novaevacuate_evacuates_novacompute_waits_for_e
         eprintln!("  NovaCompute: {l}");
     }
 }
+
+#[test]
+fn configuration_errors_are_6_naming_the_parameter_and_touch_nothing() {
+    let tmp = TempDir::new("nova-compute-local");
+    let creds = [
+        ("auth_url", "http://127.0.0.1:9/identity"),
+        ("username", "admin"),
+        ("password", "not-used-here"),
+        ("tenant_name", "admin"),
+    ];
+    for agent in ["NovaCompute", "nova-compute-wait"] {
+        let link = tmp.join(agent);
+        std::os::unix::fs::symlink(common::ocfbox_bin(), &link).expect("symlink");
+        let run = |extra: &[(&str, &str)], with_creds: bool| {
+            let mut env = AgentEnv::execd(&tmp.join("agent.log"))
+                .instance("nc")
+                .meta("timeout", "20000");
+            if with_creds {
+                for (k, v) in creds {
+                    env = env.param(k, v);
+                }
+            }
+            for (k, v) in extra {
+                env = env.param(k, v);
+            }
+            execd::run(&link, "validate-all", &env)
+        };
+        run(&[], false).expect(6, agent).reason_has("auth_url");
+        for (k, v) in [
+            ("endpoint_type", "privateURL"),
+            ("host", "two words"),
+            ("evacuation_delay", "-1"),
+        ] {
+            run(&[(k, v)], true)
+                .expect(6, &format!("{agent} {k}={v}"))
+                .reason_has(k);
+        }
+        if agent == "NovaCompute" {
+            run(&[("unit", "../x")], true)
+                .expect(6, "unit")
+                .reason_has("unit");
+        }
+    }
+    let log = std::fs::read_to_string(tmp.join("agent.log")).unwrap_or_default();
+    assert!(
+        !log.contains("not-used-here"),
+        "the password reached the log:\n{log}"
+    );
+}
