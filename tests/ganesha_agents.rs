@@ -344,21 +344,16 @@ fn nfsd_passes_ocf_tester() {
     let mnt = tmp.join("shared");
     std::fs::create_dir_all(mnt.join("nfs-ganesha").join(&host).join("nfs")).unwrap();
     std::fs::create_dir_all(tmp.join("var/nfs")).unwrap();
-    let out = Command::new("ocf-tester")
-        .args(["-n", "nfs_setup"])
+    let mut cmd = Command::new("ocf-tester");
+    cmd.args(["-n", "nfs_setup"])
         .arg("-o")
         .arg(format!("ha_vol_mnt={}", mnt.display()))
         .arg("-o")
         .arg(format!("nfs_dir={}", tmp.join("var/nfs").display()))
-        .arg(bin.join("ganesha_nfsd"))
-        .output()
-        .expect("ocf-tester");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+        .arg(bin.join("ganesha_nfsd"));
+    let out = execd::run_within(cmd, Duration::from_secs(120), "ocf-tester ganesha_nfsd");
+    let text = out.text();
+    assert_eq!(out.code, 0, "{text}");
     assert!(text.contains("passed all tests"), "{text}");
     // it left the directory as it found it
     assert!(tmp.join("var/nfs").is_dir() && !tmp.join("var/nfs").is_symlink());

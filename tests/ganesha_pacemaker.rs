@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::execd::{self, AgentEnv, Run};
 use common::ganesha::{NodeGanesha, NODE_BUS_ENV, PIDFILE};
 use common::pacemaker::{wait_alert, Cluster, ClusterOptions, Node};
-use common::{output_text as text, TempDir};
+use common::TempDir;
 
 const WAIT: Duration = Duration::from_secs(60);
 const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
@@ -351,18 +351,18 @@ fn mon_and_grace_pass_ocf_tester() {
             argv.push(o.into());
         }
         argv.push(format!("{AGENTS}/{agent}"));
-        let out = node
-            .command(&argv[0])
-            .args(&argv[1..])
-            .env(NODE_BUS_ENV.0, NODE_BUS_ENV.1)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("ocf-tester");
-        assert!(out.status.success(), "{agent}: {}", text(&out));
+        let mut cmd = node.command(&argv[0]);
+        cmd.args(&argv[1..]).env(NODE_BUS_ENV.0, NODE_BUS_ENV.1);
+        let out = execd::run_within(
+            cmd,
+            Duration::from_secs(120),
+            &format!("ocf-tester {agent}"),
+        );
+        assert_eq!(out.code, 0, "{agent}: {}", out.text());
         assert!(
-            text(&out).contains("passed all tests"),
+            out.text().contains("passed all tests"),
             "{agent}: {}",
-            text(&out)
+            out.text()
         );
     }
 }

@@ -6,7 +6,7 @@
 //! sim.kill_compute("compute-0");             // heartbeat stopped long ago: state "down"
 //! // ... run the code under test against admin.auth_url ...
 //! assert_eq!(sim.migrations().len(), 3);
-//! assert!(sim.requests().iter().all(|r| !r.path.contains("s3cret")));
+//! assert!(sim.requests().iter().any(|r| r.had_secret)); // a password went, never logged
 //! ```
 //!
 //! One simulator process per `NovaSim`, on a free loopback port (control calls through a
