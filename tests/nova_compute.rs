@@ -677,7 +677,10 @@ fn end_to_end_fence_compute_marks_novaevacuate_evacuates_novacompute_waits_for_e
         &format!(
             r#"<primitive id="fence-nova" class="stonith" type="fence_compute">
                  <instance_attributes id="fn-ia">{}</instance_attributes>
-                 <operations><op id="fn-mon" name="monitor" interval="60s"/></operations>
+                 <operations>
+                   <op id="fn-start" name="start" interval="0" timeout="120s"/>
+                   <op id="fn-mon" name="monitor" interval="60s" timeout="120s"/>
+                 </operations>
                </primitive>"#,
             nv("fn", &fc)
         ),
@@ -693,7 +696,10 @@ fn end_to_end_fence_compute_marks_novaevacuate_evacuates_novacompute_waits_for_e
         &format!(
             r#"<primitive id="nova-evacuate" class="ocf" provider="ocfbox" type="NovaEvacuate">
                  <instance_attributes id="ne-ia">{}</instance_attributes>
-                 <operations><op id="ne-mon" name="monitor" interval="2s" timeout="120s"/></operations>
+                 <operations>
+                   <op id="ne-start" name="start" interval="0" timeout="60s"/>
+                   <op id="ne-mon" name="monitor" interval="2s" timeout="120s"/>
+                 </operations>
                </primitive>"#,
             nv("ne", &creds)
         ),

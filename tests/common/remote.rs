@@ -539,7 +539,8 @@ pub struct FenceEvent {
 /// The harness's power switch: stonith device `power` (agent fence_ocfbox_power, every
 /// cluster node has it in /usr/sbin) for the given remote nodes. off/reboot power the node
 /// off (SIGKILL of its namespace init and its systemd); on answers 0 without powering on
-/// (a test brings a node back with `RemoteNode::rejoin`); status says on/off.
+/// (a test brings a node back with `RemoteNode::rejoin`), also for a node it does not switch;
+/// status says on/off.
 pub struct PowerFence {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -584,7 +585,10 @@ impl PowerFence {
                         <nvpair id="power-hosts" name="pcmk_host_list" value="{}"/>
                         <nvpair id="power-dir" name="request_dir" value="{}"/>
                       </instance_attributes>
-                      <operations><op id="power-monitor" name="monitor" interval="60s" timeout="120s"/></operations>
+                      <operations>
+                        <op id="power-start" name="start" interval="0" timeout="120s"/>
+                        <op id="power-monitor" name="monitor" interval="60s" timeout="120s"/>
+                      </operations>
                     </primitive>"#,
                     names.join(" "),
                     fence._dir.path().display()
@@ -667,6 +671,9 @@ fn serve(
             let node = lines.next().unwrap_or("").to_string();
             let target = targets.iter().find(|(n, _)| *n == node);
             let rc = match (target, action.as_str()) {
+                // A node it does not switch (a controller) is always on: unfencing it
+                // (provides=unfencing on another device makes every node need it) is a no-op.
+                (None, "on") => 0,
                 (None, _) => 1,
                 (Some((_, p)), "off" | "reboot") => {
                     reap_later = p.lock().unwrap_or_else(|e| e.into_inner()).off_deferred().1;
