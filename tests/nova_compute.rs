@@ -592,3 +592,352 @@ fn ocf_tester_passes_for_both_agents_on_the_remote_node() {
         );
     }
 }
+
+/// Everything through Pacemaker: compute-0 is a pacemaker_remote node running NovaCompute
+/// (a clone instance), fenced by [power switch, stock fence_compute record_only] when it
+/// crashes; ocfbox's NovaEvacuate (on node1) evacuates it; when it rejoins, NovaCompute's
+/// start must wait until the simulator has every migration done. The proof needs no clock:
+/// nova-compute's start turns the migrations that are `done` at that moment `completed`,
+/// so one still running then would end `done`.
+#[test]
+fn end_to_end_fence_compute_marks_novaevacuate_evacuates_novacompute_waits_for_every_migration() {
+    common::require_root();
+    common::require_file("/usr/sbin/fence_compute", "fence-agents");
+    let tmp = TempDir::new("nova-compute-e2e");
+    let provider = common::ocfbox_provider_dir(tmp.path());
+    // fence-agents 4.12 calls inspect.getargspec, removed in Python 3.11 (as nova_fidelity)
+    let site = tmp.join("site");
+    std::fs::create_dir_all(&site).expect("mkdir");
+    std::fs::write(
+        site.join("sitecustomize.py"),
+        "import inspect\nif not hasattr(inspect, 'getargspec'):\n    \
+         inspect.getargspec = inspect.getfullargspec\n",
+    )
+    .expect("write sitecustomize");
+    std::fs::create_dir_all(tmp.join("home")).expect("mkdir");
+    let c = Cluster::start(ClusterOptions {
+        ocf_provider_dirs: vec![("ocfbox".into(), provider.clone())],
+        env: vec![
+            ("PYTHONPATH".into(), site.display().to_string()),
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+            ("HOME".into(), tmp.join("home").display().to_string()),
+        ],
+        ..Default::default()
+    });
+    let (pid, ip) = c.service_endpoint().unwrap_or_else(|e| panic!("{e}"));
+    let sim = NovaSim::start(
+        SimConfig::new()
+            .hosts(&[HOST, "compute-1", "compute-2"])
+            .servers_on(HOST, 3)
+            .rebuild_time(Duration::from_secs(20))
+            .netns_of(pid)
+            .bind(&ip),
+    );
+    let agent_log = tmp.join("remote-agents.log");
+    let mut ro = RemoteOptions::new(HOST);
+    ro.ocf_provider_dirs = vec![("ocfbox".into(), provider)];
+    ro.units = vec![(UNIT.into(), fake_nova_compute(&sim, HOST, 0.0))];
+    // Every attempt to reconnect wipes the node's attributes, fence_compute's `yes`
+    // included: give NovaEvacuate (monitor every 2 s) the time to see it and write its
+    // durable marker. (With 2 s, one run in three lost the request before it was read.)
+    ro.reconnect_interval = Duration::from_secs(10);
+    ro.env = vec![
+        ("HA_LOGFILE".into(), agent_log.display().to_string()),
+        ("HA_LOGFACILITY".into(), "none".into()),
+    ];
+    let r = RemoteNode::start(&c, ro);
+    let fence = common::remote::PowerFence::start(&c, &[&r]);
+
+    let a = sim.admin();
+    let nv = |id: &str, pairs: &[(&str, &str)]| -> String {
+        pairs
+            .iter()
+            .map(|(k, v)| format!(r#"<nvpair id="{id}-{k}" name="{k}" value="{v}"/>"#))
+            .collect()
+    };
+    let creds = [
+        ("auth_url", a.auth_url.as_str()),
+        ("username", a.username.as_str()),
+        ("password", a.password.as_str()),
+        ("tenant_name", a.project_name.as_str()),
+        ("user_domain", a.user_domain.as_str()),
+        ("project_domain", a.project_domain.as_str()),
+        ("endpoint_type", "publicURL"),
+    ];
+    let mut fc: Vec<(&str, &str)> = creds.to_vec();
+    fc.extend([
+        ("record_only", "1"),
+        ("region_name", "RegionOne"),
+        ("pcmk_host_list", HOST),
+    ]);
+    let mut nc: Vec<(&str, &str)> = creds.to_vec();
+    nc.push(("nova_conf", "/nonexistent/nova.conf"));
+    c.cibadmin_create(
+        "resources",
+        &format!(
+            r#"<primitive id="fence-nova" class="stonith" type="fence_compute">
+                 <instance_attributes id="fn-ia">{}</instance_attributes>
+                 <operations>
+                   <op id="fn-start" name="start" interval="0" timeout="120s"/>
+                   <op id="fn-mon" name="monitor" interval="60s" timeout="120s"/>
+                 </operations>
+               </primitive>"#,
+            nv("fn", &fc)
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.cibadmin_create(
+        "configuration",
+        r#"<fencing-topology><fencing-level id="fl-c0" target="compute-0" index="1" devices="power,fence-nova"/></fencing-topology>"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.cibadmin_create(
+        "resources",
+        &format!(
+            r#"<primitive id="nova-evacuate" class="ocf" provider="ocfbox" type="NovaEvacuate">
+                 <instance_attributes id="ne-ia">{}</instance_attributes>
+                 <operations>
+                   <op id="ne-start" name="start" interval="0" timeout="60s"/>
+                   <op id="ne-mon" name="monitor" interval="2s" timeout="120s"/>
+                 </operations>
+               </primitive>"#,
+            nv("ne", &creds)
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.cibadmin_create(
+        "resources",
+        &format!(
+            r#"<clone id="nova-compute-clone"><primitive id="nova-compute" class="ocf" provider="ocfbox" type="NovaCompute">
+                 <instance_attributes id="nc-ia">{}</instance_attributes>
+                 <operations>
+                   <op id="nc-start" name="start" interval="0" timeout="300s"/>
+                   <op id="nc-mon" name="monitor" interval="10s" timeout="30s"/>
+                   <op id="nc-stop" name="stop" interval="0" timeout="60s"/>
+                 </operations>
+               </primitive></clone>"#,
+            nv("nc", &nc)
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.cibadmin_create(
+        "constraints",
+        r#"<rsc_location id="ne-off-computes" rsc="nova-evacuate" node="compute-0" score="-INFINITY"/>"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    c.cibadmin_create(
+        "constraints",
+        r#"<rsc_location id="nc-only-computes" rsc="nova-compute-clone" node="node1" score="-INFINITY" resource-discovery="never"/>"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let up = Duration::from_secs(90);
+    c.wait_for_resource("nova-compute", HOST, "Started", up)
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.wait_for_resource("nova-evacuate", "node1", "Started", up)
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.wait_for_resource("fence-nova", "node1", "Started", up)
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.wait_for_resource("power", "node1", "Started", up)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sim.service(HOST, "nova-compute")["state"], "up");
+
+    // the crash
+    let t0 = r.crash();
+    let ms = |t: Instant| t.saturating_duration_since(t0).as_millis();
+    let fenced = fence.wait(HOST, "reboot", t0, Duration::from_secs(60));
+    let marked = common::poll(Duration::from_secs(60), Duration::from_millis(50), || {
+        let s = sim.service(HOST, "nova-compute");
+        (s["forced_down"] == true && s["status"] == "disabled").then(Instant::now)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "fence_compute never forced {HOST} down: {}",
+            c.diagnostics()
+        )
+    });
+    let evacuating = common::poll(Duration::from_secs(60), Duration::from_millis(50), || {
+        let n = sim
+            .migrations()
+            .iter()
+            .filter(|m| m["source_compute"] == HOST && m["migration_type"] == "evacuation")
+            .count();
+        (n == 3).then(Instant::now)
+    })
+    .unwrap_or_else(|| panic!("NovaEvacuate never evacuated {HOST}: {}", c.diagnostics()));
+
+    // power back on: the attribute is wiped at rejoin, Nova is what NovaCompute asks
+    r.rejoin(&c, Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let online = Instant::now();
+    let mut all_done = None;
+    let mut unit_active = None;
+    common::poll(Duration::from_secs(120), Duration::from_millis(100), || {
+        let migs = sim.migrations();
+        if all_done.is_none()
+            && migs
+                .iter()
+                .all(|m| ["done", "completed"].contains(&m["status"].as_str().unwrap_or("")))
+        {
+            all_done = Some(Instant::now());
+        }
+        if unit_active.is_none() && r.systemd(|sd| sd.active_state(UNIT)) == "active" {
+            unit_active = Some(Instant::now());
+        }
+        let s = sim.service(HOST, "nova-compute");
+        (unit_active.is_some() && s["status"] == "enabled" && s["forced_down"] == false)
+            .then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{HOST} never came back enabled: {}\n{}\n{}",
+            sim.service(HOST, "nova-compute"),
+            std::fs::read_to_string(&agent_log).unwrap_or_default(),
+            c.diagnostics()
+        )
+    });
+    let enabled = Instant::now();
+    c.wait_for_resource("nova-compute", HOST, "Started", up)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // nova-compute started only after every migration was done: each one is `completed`
+    let migs = sim.migrations();
+    assert!(
+        migs.iter().all(|m| m["status"] == "completed"),
+        "an evacuation was still going on when nova-compute started: {migs:?}"
+    );
+    let svc = sim.service(HOST, "nova-compute");
+    assert_eq!(
+        (
+            svc["status"].clone(),
+            svc["state"].clone(),
+            svc["forced_down"].clone()
+        ),
+        (json!("enabled"), json!("up"), json!(false)),
+        "{svc}"
+    );
+    assert!(
+        sim.servers().iter().all(|s| s["host"] != HOST),
+        "a server stayed on {HOST}"
+    );
+    // pacemaker-remoted points HA_LOGFILE at its own log (PCMK_logfile)
+    let log = std::fs::read_to_string(&agent_log).unwrap_or_default()
+        + &std::fs::read_to_string(r.log_path()).unwrap_or_default();
+    let waited: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("waiting before starting nova-compute") || l.contains("is over after")
+        })
+        .collect();
+    assert!(
+        waited.iter().any(|l| l.contains("is over after")),
+        "NovaCompute's start did not wait:\n{log}"
+    );
+    eprintln!(
+        "end to end (ms after the crash): fenced {} | forced down in Nova {} | 3 evacuations submitted {} | \
+         rejoined {} | all migrations done {} | nova-compute active {} | service enabled {}",
+        ms(fenced.done),
+        ms(marked),
+        ms(evacuating),
+        ms(online),
+        all_done.map(ms).unwrap_or(0),
+        unit_active.map(ms).unwrap_or(0),
+        ms(enabled)
+    );
+    for l in waited {
+        eprintln!("  NovaCompute: {l}");
+    }
+}
+
+#[test]
+fn configuration_errors_are_6_naming_the_parameter_and_touch_nothing() {
+    let tmp = TempDir::new("nova-compute-local");
+    let creds = [
+        ("auth_url", "http://127.0.0.1:9/identity"),
+        ("username", "admin"),
+        ("password", "not-used-here"),
+        ("tenant_name", "admin"),
+    ];
+    for agent in ["NovaCompute", "nova-compute-wait"] {
+        let link = tmp.join(agent);
+        std::os::unix::fs::symlink(common::ocfbox_bin(), &link).expect("symlink");
+        let run = |extra: &[(&str, &str)], with_creds: bool| {
+            let mut env = AgentEnv::execd(&tmp.join("agent.log"))
+                .instance("nc")
+                .meta("timeout", "20000");
+            if with_creds {
+                for (k, v) in creds {
+                    env = env.param(k, v);
+                }
+            }
+            for (k, v) in extra {
+                env = env.param(k, v);
+            }
+            execd::run(&link, "validate-all", &env)
+        };
+        run(&[], false).expect(6, agent).reason_has("auth_url");
+        for (k, v) in [
+            ("endpoint_type", "privateURL"),
+            ("host", "two words"),
+            ("evacuation_delay", "-1"),
+        ] {
+            run(&[(k, v)], true)
+                .expect(6, &format!("{agent} {k}={v}"))
+                .reason_has(k);
+        }
+        if agent == "NovaCompute" {
+            run(&[("unit", "../x")], true)
+                .expect(6, "unit")
+                .reason_has("unit");
+        }
+    }
+    let log = std::fs::read_to_string(tmp.join("agent.log")).unwrap_or_default();
+    assert!(
+        !log.contains("not-used-here"),
+        "the password reached the log:\n{log}"
+    );
+}
+
+/// Children never inherit the secrets pacemaker-execd hands the agent: a stand-in
+/// attrd_updater on PATH records its environment while nova-compute-wait waits.
+#[test]
+fn the_attribute_tool_the_wait_runs_inherits_no_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = TempDir::new("nova-compute-env");
+    let bin = tmp.join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    let dump = tmp.join("attrd-env");
+    let tool = bin.join("attrd_updater");
+    std::fs::write(
+        &tool,
+        format!("#!/bin/sh\nenv >> {}\nexit 105\n", dump.display()),
+    )
+    .expect("write");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let link = tmp.join("nova-compute-wait");
+    std::os::unix::fs::symlink(common::ocfbox_bin(), &link).expect("symlink");
+    let env = AgentEnv::execd(&tmp.join("agent.log"))
+        .var(
+            "PATH",
+            &format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+        )
+        .var("HA_RSCTMP", &tmp.join("rsctmp").display().to_string())
+        .instance("nova-compute-wait")
+        .meta("timeout", "3000")
+        .meta("on_node", HOST)
+        .param("auth_url", "http://127.0.0.1:9/identity")
+        .param("username", "admin")
+        .param("password", "s3cret-never-inherited")
+        .param("tenant_name", "admin");
+    let run = execd::run(&link, "start", &env);
+    run.expect(1, "start without a Nova")
+        .reason_has("evacuation not over");
+    let seen = std::fs::read_to_string(&dump).unwrap_or_default();
+    assert!(
+        seen.contains("OCF_RESKEY_username=admin"),
+        "the tool never ran: {seen}"
+    );
+    assert!(
+        !seen.contains("s3cret"),
+        "a secret reached a child's environment:\n{seen}"
+    );
+}

@@ -181,14 +181,7 @@ pub(crate) struct Compat {
 impl Compat {
     pub fn read(p: &Params<'_>) -> OcfResult<Compat> {
         let creds = CredentialParams::from_ocf(p, CREDENTIAL_SPECS)?;
-        if let Some(t) = creds.endpoint_type.as_deref() {
-            if crate::openstack::Interface::parse(t).is_none() {
-                return Err(OcfError::configured(format!(
-                    "endpoint_type must be publicURL, internalURL or adminURL, got '{}'",
-                    printable(t)
-                )));
-            }
-        }
+        // endpoint_type is checked there too
         let auth = AuthConfig::from_params(&creds).map_err(OcfError::from)?;
         let host = p.string("host")?.filter(|h| !h.is_empty());
         if let Some(h) = &host {

@@ -31,7 +31,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::ns::{tail, NsProcess, NsSpec};
-use super::pacemaker::{run_ok, Cluster};
+use super::pacemaker::config::daemon_env;
+use super::pacemaker::{check, run_ok, Cluster};
 use super::systemd::SystemdSandbox;
 use super::{poll, require_root, sandbox_script, TempDir};
 
@@ -277,20 +278,7 @@ impl RemoteNode {
     }
 
     pub fn exec_ok<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<String, String> {
-        let out = self.exec(argv);
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(text)
-        } else {
-            let cmd: Vec<_> = argv.iter().map(|a| a.as_ref().to_string_lossy()).collect();
-            Err(format!(
-                "`{}` on {} failed ({}):\n{text}{}",
-                cmd.join(" "),
-                self.name,
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
+        check(argv, self.exec(argv)).map_err(|e| format!("{}: {e}", self.name))
     }
 
     /// Power off without asking anyone (a crash): returns the moment of the kill, the
@@ -365,29 +353,13 @@ impl RemoteNode {
         if !self.opts.units.is_empty() {
             sd.daemon_reload();
         }
-        let mut env: Vec<(String, String)> = vec![
-            ("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into()),
-            ("LANG".into(), "C.UTF-8".into()),
-            ("PCMK_logfile".into(), self.log_path().display().to_string()),
-            ("PCMK_logfacility".into(), "none".into()),
-            (
-                "PCMK_authkey_location".into(),
-                self.authkey.display().to_string(),
-            ),
-        ];
-        env.extend(sd.agent_env());
-        for (k, v) in &self.opts.env {
-            assert!(
-                !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0'),
-                "bad environment variable {k:?}"
-            );
-            env.retain(|(old, _)| old != k);
-            env.push((k.clone(), v.clone()));
-        }
-        let mut env_file = Vec::new();
-        for (k, v) in &env {
-            env_file.extend_from_slice(format!("{k}={v}\0").as_bytes());
-        }
+        let mut extra = vec![(
+            "PCMK_authkey_location".to_string(),
+            self.authkey.display().to_string(),
+        )];
+        extra.extend(sd.agent_env());
+        extra.extend(self.opts.env.iter().cloned());
+        let env_file = daemon_env(&self.log_path(), &extra);
         let w = |name: &str, content: &[u8]| {
             let path = self.dir.join(name);
             fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))
@@ -613,7 +585,10 @@ impl PowerFence {
                         <nvpair id="power-hosts" name="pcmk_host_list" value="{}"/>
                         <nvpair id="power-dir" name="request_dir" value="{}"/>
                       </instance_attributes>
-                      <operations><op id="power-monitor" name="monitor" interval="60s"/></operations>
+                      <operations>
+                        <op id="power-start" name="start" interval="0" timeout="120s"/>
+                        <op id="power-monitor" name="monitor" interval="60s" timeout="120s"/>
+                      </operations>
                     </primitive>"#,
                     names.join(" "),
                     fence._dir.path().display()

@@ -33,7 +33,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod alerts;
-mod config;
+pub(crate) mod config;
 mod status;
 
 use config::{cib_seed, corosync_conf, write_node_files};
@@ -190,7 +190,8 @@ impl Node {
     }
 }
 
-fn check<S: AsRef<OsStr>>(argv: &[S], out: Output) -> Result<String, String> {
+/// Ok(stdout) of a command that exited 0, else Err with its argv, status and output.
+pub(crate) fn check<S: AsRef<OsStr>>(argv: &[S], out: Output) -> Result<String, String> {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
         Ok(stdout)
