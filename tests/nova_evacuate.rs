@@ -1174,3 +1174,20 @@ fn an_older_nova_without_service_uuids_is_evacuated_the_same_way() {
         rig.disabled_reason("compute-0")
     );
 }
+
+#[test]
+fn an_unwritable_state_directory_is_degraded_not_silent() {
+    common::require_root();
+    let rig = fenced_rig(sim_with(3).servers_on("compute-0", 1));
+    // a file where the records directory should be
+    std::fs::write(rig.rsctmp.join("ocfbox-NovaEvacuate-nova-evacuate.d"), "").expect("block");
+    let o = rig.monitor(&[]);
+    assert_code(&o, 190, "records unwritable");
+    assert!(
+        reason(&o).contains("compute-0: not evacuated"),
+        "{}",
+        output_text(&o)
+    );
+    assert!(rig.sim.migrations().is_empty());
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("yes"));
+}

@@ -488,6 +488,14 @@ impl Monitor<'_> {
                 self.note(&mut rec, &why);
                 continue;
             }
+            if self.store.load(host).as_ref() != Some(&rec) {
+                if let Err(e) = self.store.save(&rec) {
+                    // without its records a host would be retried without back-off:
+                    // evacuate nothing there and say why
+                    trouble.push(format!("{host}: not evacuated: {e}"));
+                    continue;
+                }
+            }
             if self.mark_due(key, value, now) {
                 tasks.push(Task::Mark(key.clone()));
             }
@@ -513,11 +521,6 @@ impl Monitor<'_> {
                 moving |= Duration::from_secs(ready_at - now) + FINISH_RESERVE
                     < self.ctx.deadline.remaining();
                 continue;
-            }
-            if self.store.load(host).as_ref() != Some(&rec) {
-                if let Err(e) = self.store.save(&rec) {
-                    log::warn!("{e}");
-                }
             }
             tasks.push(Task::Servers(host.clone()));
             tasks.push(Task::Migrations(host.clone()));
@@ -1162,6 +1165,10 @@ fn evacuate_one(nova: Compute<'_>, job: &Job, on_shared_storage: bool, dl: &Dead
             Ok(()) => return JobResult::Accepted { reset },
             Err(e) if e.kind() == ErrorKind::Conflict => match nova.server(&job.id, dl) {
                 Ok(s) if rebuilding(&s) => return JobResult::AlreadyRunning { reset },
+                // the other evacuation got further than that already: rebuilt elsewhere
+                Ok(s) if s.host.as_deref() != Some(job.host.as_str()) => {
+                    return JobResult::AlreadyRunning { reset }
+                }
                 Ok(s) if !reset && refusal(&s).is_some() => {
                     if let Err(e) = nova.reset_state(&job.id, ResetState::Error, dl) {
                         return JobResult::Failed {
