@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use super::presets::{Preset, PresetCheck};
+use super::presets::{Preset, PresetCheck, OSR_PARAMS, URL_STATUS};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
 use crate::ocf::metadata::xml_escape;
 use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
@@ -51,6 +51,7 @@ crate::ocf_actions! {
         Stop = "stop",
         Monitor = "monitor",
         Reload = "reload",
+        ReloadAgent = "reload-agent",
         ValidateAll = "validate-all",
     }
 }
@@ -87,7 +88,7 @@ impl OcfAgent for Preset {
     }
 
     fn params(&self) -> Cow<'static, [ParamSpec]> {
-        Cow::Owned(preset_specs())
+        Cow::Owned(preset_specs(self))
     }
 
     fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
@@ -109,11 +110,18 @@ pub(crate) fn run(
         _ => sd.keep_connection(),
     };
     match action {
-        Action::Start => start(ctx, &sd, &cfg),
+        Action::Start => start(ctx, &sd, &cfg, preset),
         Action::Stop => stop(ctx, &sd, &cfg),
         Action::Monitor => monitor(ctx, &sd, &cfg),
         Action::Reload => reload(ctx, &sd, &cfg),
-        Action::ValidateAll => validate(ctx, &sd, &cfg),
+        // Every parameter but `unit` is read afresh by each operation and the drop-in
+        // depends on the operation's timeout only: a changed reloadable parameter needs
+        // nothing but the check above that it is valid (OCF 1.1 reload-agent).
+        Action::ReloadAgent => {
+            log::info!("parameters reloaded: the next operations use them");
+            Ok(OcfCode::Success)
+        }
+        Action::ValidateAll => validate(ctx, &sd, &cfg, preset),
     }
 }
 
@@ -132,7 +140,7 @@ impl Config {
     fn read(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<Config> {
         let specs = match preset {
             None => Cow::Borrowed(SPECS),
-            Some(_) => Cow::Owned(preset_specs()),
+            Some(preset) => Cow::Owned(preset_specs(preset)),
         };
         let p = ctx.params(&specs);
         let unit_param = p.string("unit")?;
@@ -174,6 +182,17 @@ impl Config {
         !self.checks.is_empty() && self.depth(ctx) >= HEALTH_DEPTH
     }
 
+    /// The unit's main PID when a check looks at the service's processes.
+    fn main_pid(&self, ctx: &Context<'_>, sd: &Systemd, unit: &UnitName) -> OcfResult<Option<u32>> {
+        if !self.checks.iter().any(HealthCheck::needs_main_pid) {
+            return Ok(None);
+        }
+        let facts = sd
+            .service_facts(unit, ctx.deadline.budget(SYSTEMD_CALL))
+            .map_err(|e| outcome::error(e, &ctx.deadline))?;
+        Ok(Some(facts.main_pid))
+    }
+
     fn units_text(&self) -> String {
         self.units
             .iter()
@@ -211,6 +230,13 @@ fn health_checks(p: &Params<'_>, preset: Option<&Preset>) -> OcfResult<Vec<Healt
     if let Some(url) = &url {
         checks.push(http(url, "200", None)?);
     }
+    let mut legacy = Vec::new();
+    let mut legacy_replaces = false;
+    if let Some(preset) = preset {
+        let operator_chose = url.is_some() || tcp.is_some() || cmd.is_some();
+        (legacy, legacy_replaces) =
+            preset.legacy_checks(p, operator_chose, &|u| http(u, URL_STATUS, None))?;
+    }
     if let Some(tcp) = &tcp {
         checks.push(HealthCheck::Tcp(TcpCheck::parse(tcp).map_err(cfg_err)?));
     }
@@ -219,8 +245,9 @@ fn health_checks(p: &Params<'_>, preset: Option<&Preset>) -> OcfResult<Vec<Healt
             CommandCheck::parse(cmd).map_err(cfg_err)?,
         ));
     }
-    // A preset's own check applies only when the operator chose none.
-    if let (true, Some(preset)) = (checks.is_empty(), preset) {
+    // A preset's own check applies only when the operator chose none (the old agents'
+    // url and console_port are such a choice).
+    if let (true, false, Some(preset)) = (checks.is_empty(), legacy_replaces, preset) {
         match preset.check {
             PresetCheck::UnitOnly => {}
             PresetCheck::Http { url, status, body } => checks.push(http(url, status, Some(body))?),
@@ -233,6 +260,7 @@ fn health_checks(p: &Params<'_>, preset: Option<&Preset>) -> OcfResult<Vec<Healt
             PresetCheck::GaneshaAdmin => checks.push(HealthCheck::Ganesha(GaneshaCheck)),
         }
     }
+    checks.extend(legacy);
     let has_http = checks.iter().any(|c| matches!(c, HealthCheck::Http(_)));
     if !has_http {
         let http_only = [
@@ -260,9 +288,15 @@ fn parse_unit(raw: &str) -> OcfResult<UnitName> {
 // ---------------------------------------------------------------------------------------
 // Actions
 
-fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+fn start(
+    ctx: &Context<'_>,
+    sd: &Systemd,
+    cfg: &Config,
+    preset: Option<&Preset>,
+) -> OcfResult<OcfCode> {
     let status = startable_unit(ctx, sd, cfg)?;
     let unit = status.unit.clone();
+    compare_with_unit(ctx, sd, preset, &unit);
 
     let dropin = drop_in_for(ctx, sd, &unit);
     let changed = dropin.write_if_changed().map_err(|e| {
@@ -379,8 +413,9 @@ fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> 
         }
     }
     if health {
+        let pid = cfg.main_pid(ctx, sd, &status.unit)?;
         let timeout = ctx.deadline.budget(cfg.check_timeout);
-        health::run_all(&cfg.checks, timeout).map_err(|f| {
+        health::run_all(&cfg.checks, timeout, pid).map_err(|f| {
             OcfError::Generic(format!(
                 "unit {} is active but its health check failed: {f}",
                 status.unit
@@ -407,14 +442,34 @@ fn reload(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
     Ok(OcfCode::Success)
 }
 
-fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+fn validate(
+    ctx: &Context<'_>,
+    sd: &Systemd,
+    cfg: &Config,
+    preset: Option<&Preset>,
+) -> OcfResult<OcfCode> {
     for check in &cfg.checks {
         check
             .check_local_prerequisites()
             .map_err(|f| OcfError::NotInstalled(f.0))?;
     }
-    startable_unit(ctx, sd, cfg)?;
+    let status = startable_unit(ctx, sd, cfg)?;
+    compare_with_unit(ctx, sd, preset, &status.unit);
     Ok(OcfCode::Success)
+}
+
+/// An old agent's binary/config/user against the unit: warnings, never a failure.
+fn compare_with_unit(ctx: &Context<'_>, sd: &Systemd, preset: Option<&Preset>, unit: &UnitName) {
+    let Some(preset) = preset.filter(|p| p.osr.is_some()) else {
+        return;
+    };
+    match sd.service_facts(unit, ctx.deadline.budget(SYSTEMD_CALL)) {
+        Ok(facts) => {
+            let specs = preset_specs(preset);
+            preset.compare_with_unit(&ctx.params(&specs), unit.as_str(), &facts)
+        }
+        Err(e) => log::debug!("cannot read {unit}'s command line to compare: {e}"),
+    }
 }
 
 /// The unit this node would start: installed (one of the candidates), loadable, not masked.
@@ -501,9 +556,11 @@ fn wait_until_healthy(
     loop {
         attempts += 1;
         let left = give_up.saturating_duration_since(Instant::now());
+        let pid = cfg.main_pid(ctx, sd, unit)?;
         let failure = match health::run_all(
             &cfg.checks,
             cfg.check_timeout.min(left).max(Duration::from_millis(100)),
+            pid,
         ) {
             Ok(answers) => {
                 log::info!("{unit} is healthy: {}", answers.join("; "));
@@ -554,8 +611,8 @@ fn wait_until_healthy(
 // Presets' parameters and meta-data: SystemdService's, with `unit` optional and their own
 // description. Everything else (every other parameter, the actions) is shared text.
 
-fn preset_specs() -> Vec<ParamSpec> {
-    SPECS
+fn preset_specs(preset: &Preset) -> Vec<ParamSpec> {
+    let mut specs: Vec<ParamSpec> = SPECS
         .iter()
         .map(|s| {
             let mut s = s.clone();
@@ -564,7 +621,9 @@ fn preset_specs() -> Vec<ParamSpec> {
             }
             s
         })
-        .collect()
+        .collect();
+    specs.extend(preset.extra_specs());
+    specs
 }
 
 fn describe_preset_check(check: &PresetCheck) -> String {
@@ -595,13 +654,37 @@ fn preset_metadata(preset: &Preset) -> String {
         .map(|i| unit_start + i + "</parameter>".len())
         .unwrap_or(unit_start);
     let units = preset.units.join(", ");
+    let origin = match &preset.osr {
+        Some(osr) => format!(
+            "\n\nThe name, parameters and advised timeouts of openstack-resource-agents' {name}\n\
+agent (ocf:openstack:{name}, which ran {binary} itself): a cluster changes the provider\n\
+only. Its parameters are accepted and say here what they became.",
+            name = preset.name,
+            binary = osr.binary
+        ),
+        None => String::new(),
+    };
+    let conns: Vec<String> = preset
+        .conn_params()
+        .iter()
+        .map(|c| format!("{} ({})", c.what, c.param))
+        .collect();
+    let conn_text = if conns.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nThe service's processes must also hold an ESTABLISHED TCP connection to the {} port\n\
+(read from /proc; 0 turns a port's check off): a worker that lost its message bus is down.",
+            conns.join(" and ")
+        )
+    };
     let head = format!(
         "<resource-agent name=\"{name}\" version=\"0.1\">\n<version>1.1</version>\n\
 <longdesc lang=\"en\">\n\
 Runs {title} as a cluster resource: the SystemdService agent with this service's defaults.\n\n\
 Unit: the first of {units} that is installed on the node (the unit parameter overrides).\n\
 Health check: {check}. Setting monitor_url, monitor_tcp or monitor_cmd replaces it;\n\
-monitor_url_status, monitor_url_body, ca_file and insecure adjust it.\n\n\
+monitor_url_status, monitor_url_body, ca_file and insecure adjust it.{conn_text}{origin}\n\n\
 systemd starts, stops and reloads the unit over D-Bus, waiting for each job's completion\n\
 signal; the agent checks the service itself. See SystemdService for the drop-in it writes,\n\
 the check depths (OCF_CHECK_LEVEL, check_level) and the start grace.\n\
@@ -611,9 +694,12 @@ the check depths (OCF_CHECK_LEVEL, check_level) and the start grace.\n\
         title = xml_escape(preset.title),
         units = xml_escape(&units),
         check = xml_escape(&describe_preset_check(&preset.check)),
+        conn_text = xml_escape(&conn_text),
+        origin = xml_escape(&origin),
         short = xml_escape(preset.title),
-        what = match preset.check {
-            PresetCheck::UnitOnly => "systemd unit",
+        what = match (preset.check, preset.conn_params().is_empty()) {
+            (PresetCheck::UnitOnly, true) => "systemd unit",
+            (PresetCheck::UnitOnly, false) => "systemd unit + connection check",
             _ => "systemd unit + health check",
         },
     );
@@ -624,14 +710,82 @@ The systemd unit to run instead of the first installed of {units}.\n\
 <content type=\"string\"/>\n</parameter>",
         units = xml_escape(&units)
     );
+    let params_end = METADATA.find("</parameters>").unwrap_or(METADATA.len());
+    let actions_start = METADATA.find("<actions>").unwrap_or(METADATA.len());
+    let actions_end = METADATA
+        .find("</actions>")
+        .map(|i| i + "</actions>".len())
+        .unwrap_or(METADATA.len());
+    let actions = match &preset.osr {
+        // The old agent's advice, so a migrated CIB's operations draw no crmsh warnings.
+        Some(osr) => format!(
+            "<actions>\n<action name=\"start\" timeout=\"{t}s\"/>\n\
+<action name=\"stop\" timeout=\"{t}s\"/>\n\
+<action name=\"monitor\" timeout=\"{mt}s\" interval=\"{mi}s\" depth=\"10\"/>\n\
+<action name=\"reload\" timeout=\"{t}s\"/>\n\
+<action name=\"reload-agent\" timeout=\"10s\"/>\n\
+<action name=\"validate-all\" timeout=\"5s\"/>\n\
+<action name=\"meta-data\" timeout=\"5s\"/>\n</actions>",
+            t = osr.op_timeout,
+            mt = osr.monitor.0,
+            mi = osr.monitor.1
+        ),
+        None => METADATA[actions_start..actions_end].to_string(),
+    };
     format!(
-        "{}{}{}{}{}",
+        "{}{}{}{}{}{}{}{}",
         &METADATA[..head_start],
         head,
         &METADATA[params_start..unit_start],
         unit_param,
-        &METADATA[unit_end..]
+        &METADATA[unit_end..params_end],
+        extra_params_xml(preset),
+        &METADATA[params_end..actions_start],
+        actions + &METADATA[actions_end..]
     )
+}
+
+/// The meta-data of the parameters a preset adds: its connection ports, and for an
+/// openstack-resource-agents name the old agent's parameters with what they became.
+fn extra_params_xml(preset: &Preset) -> String {
+    let mut out = String::new();
+    let mut push = |name: &str, ty: &str, default: Option<&str>, short: &str, long: &str| {
+        let default = default
+            .map(|d| format!(" default=\"{}\"", xml_escape(d)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "<parameter name=\"{name}\" reloadable=\"1\">\n<longdesc lang=\"en\">\n{}\n</longdesc>\n\
+<shortdesc lang=\"en\">{}</shortdesc>\n<content type=\"{ty}\"{default}/>\n</parameter>\n",
+            xml_escape(long),
+            xml_escape(short)
+        ));
+    };
+    for c in preset.conn_params() {
+        push(
+            c.param,
+            "integer",
+            Some(c.default),
+            &format!("{} port the service must be connected to", c.what),
+            &format!(
+                "The service's main process or one of its children must hold an ESTABLISHED TCP \
+                 connection to this remote port ({} ; 0: not checked). The same parameter as \
+                 openstack-resource-agents', read from /proc instead of netstat.",
+                c.what
+            ),
+        );
+    }
+    for spec in preset.extra_specs() {
+        if let Some(p) = OSR_PARAMS.iter().find(|p| p.spec.name == spec.name) {
+            push(
+                spec.name,
+                spec.ty.xml_name(),
+                spec.default,
+                p.short,
+                &format!("openstack-resource-agents' {}. {}", spec.name, p.became),
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -761,6 +915,77 @@ mod tests {
     }
 
     #[test]
+    fn openstack_resource_agents_names_take_their_old_parameters() {
+        let find = |n: &str| PRESETS.iter().find(|p| p.name == n).unwrap();
+        let read = |p: &Preset, pairs: &[(&str, &str)]| {
+            let mut all = vec![("OCF_RESKEY_CRM_meta_interval", "10000")];
+            all.extend_from_slice(pairs);
+            let env = OcfEnv::from_pairs(all.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let ctx = Context::new(p.name, "monitor", &env);
+            Config::read(&ctx, Some(p)).map(|c| {
+                c.checks
+                    .iter()
+                    .map(HealthCheck::describe)
+                    .collect::<Vec<_>>()
+            })
+        };
+        let nova = find("nova-api");
+        // url is the health check; the credentials are accepted (a warning), not used
+        let checks = read(
+            nova,
+            &[
+                ("OCF_RESKEY_url", "http://192.0.2.10:8774/v2/"),
+                ("OCF_RESKEY_os_password", "s3cret"),
+                (
+                    "OCF_RESKEY_keystone_get_token_url",
+                    "http://k:5000/v2.0/tokens",
+                ),
+                ("OCF_RESKEY_binary", "/usr/bin/nova-api"),
+                ("OCF_RESKEY_config", "/etc/nova/nova.conf"),
+                ("OCF_RESKEY_user", "nova"),
+                ("OCF_RESKEY_pid", "/var/run/nova-api.pid"),
+                ("OCF_RESKEY_additional_parameters", "--debug"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert!(checks[0].contains("192.0.2.10:8774/v2/"), "{checks:?}");
+        assert!(read(nova, &[]).unwrap()[0].contains("localhost:8774"));
+        // the workers: AMQP (and the database for the scheduler), zeromq drops AMQP
+        let sched = find("nova-scheduler");
+        let c = read(sched, &[]).unwrap();
+        assert!(
+            c[0].contains("AMQP port 5672") && c[0].contains("database port 3306"),
+            "{c:?}"
+        );
+        let c = read(sched, &[("OCF_RESKEY_zeromq", "true")]).unwrap();
+        assert!(!c[0].contains("AMQP") && c[0].contains("3306"), "{c:?}");
+        let c = read(
+            find("openstack-nova-scheduler"),
+            &[
+                ("OCF_RESKEY_amqp_server_port", "5671"),
+                ("OCF_RESKEY_database_server_port", "0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            vec!["an ESTABLISHED connection to AMQP port 5671".to_string()]
+        );
+        let e = read(sched, &[("OCF_RESKEY_amqp_server_port", "amqp")]).unwrap_err();
+        assert_eq!(e.code(), OcfCode::ErrConfigured);
+        let c = read(find("nova-novnc"), &[("OCF_RESKEY_console_port", "6081")]).unwrap();
+        assert_eq!(
+            c,
+            vec!["TCP connect to localhost:6081".to_string()],
+            "{c:?}"
+        );
+        // no old parameter on our own names
+        let e = read(find("openstack-nova-api"), &[]).unwrap();
+        assert_eq!(e.len(), 1);
+    }
+
+    #[test]
     fn preset_metadata_is_systemd_service_with_its_own_head_and_optional_unit() {
         for p in PRESETS {
             let xml = preset_metadata(p);
@@ -769,12 +994,21 @@ mod tests {
             assert!(xml.contains(&format!("<resource-agent name=\"{}\"", p.name)));
             assert!(xml.contains("<parameter name=\"unit\" required=\"0\">"));
             assert!(!xml.contains("SystemdService\" version"));
-            assert_eq!(xml.matches("<parameter name=").count(), SPECS.len());
+            let extra = p.extra_specs().len();
+            assert_eq!(xml.matches("<parameter name=").count(), SPECS.len() + extra);
             assert_eq!(
                 xml.matches("<longdesc").count(),
-                METADATA.matches("<longdesc").count()
+                METADATA.matches("<longdesc").count() + extra
             );
             assert!(xml.contains("<action name=\"reload\""));
+            assert!(xml.contains("<action name=\"reload-agent\""));
+            // Every parameter but unit is reloadable: changing it restarts nothing.
+            assert_eq!(
+                xml.matches("reloadable=\"1\"").count(),
+                SPECS.len() - 1 + extra,
+                "{}",
+                p.name
+            );
             assert!(xml.contains(p.units[0]));
         }
     }
