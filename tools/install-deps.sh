@@ -27,6 +27,7 @@ need=(
   "hyperfine hyperfine"
   "python3 python3"
   "crm crmsh"
+  "pcs pcs"
 )
 
 missing=()
