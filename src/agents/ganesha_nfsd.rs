@@ -17,6 +17,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::ocf::action::Basic as Action;
 use crate::ocf::{Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker;
 
@@ -27,15 +28,6 @@ const SPECS: &[ParamSpec] = &[
     ParamSpec::string("nfs_dir").default("/var/lib/nfs"),
     ParamSpec::string("node_dir").default("auto"),
 ];
-
-crate::ocf_actions! {
-    pub enum Action {
-        Start = "start",
-        Stop = "stop",
-        Monitor = "monitor" | "status",
-        ValidateAll = "validate-all",
-    }
-}
 
 impl OcfAgent for GaneshaNfsd {
     type Action = Action;

@@ -13,8 +13,12 @@
 //! a cluster changes only the provider. What each old parameter became is in
 //! [`OSR_PARAMS`] (and the agent's meta-data).
 
+use std::borrow::Cow;
+
+use super::systemd_service::{run, Action, METADATA, SPECS};
 use crate::health::{ConnCheck, HealthCheck};
-use crate::ocf::{OcfError, OcfResult, ParamSpec, Params};
+use crate::ocf::metadata::xml_escape;
+use crate::ocf::{Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::ServiceFacts;
 
 /// The health check a preset uses when the operator configures none.
@@ -711,6 +715,207 @@ impl Preset {
 /// The url check: an API that answers at all (2xx, 3xx, or 401 asking for a token) is up.
 pub const URL_STATUS: &str = "2xx,3xx,401";
 
+// ---------------------------------------------------------------------------------------
+// A preset is an agent: SystemdService's engine, actions and parameters (with `unit`
+// optional, plus its own) and its own description. Everything else is shared text.
+
+impl OcfAgent for Preset {
+    type Action = Action;
+
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn metadata(&self) -> Cow<'static, str> {
+        Cow::Owned(preset_metadata(self))
+    }
+
+    fn params(&self) -> Cow<'static, [ParamSpec]> {
+        Cow::Owned(preset_specs(self))
+    }
+
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(action, ctx, Some(self))
+    }
+}
+
+pub(crate) fn preset_specs(preset: &Preset) -> Vec<ParamSpec> {
+    let mut specs: Vec<ParamSpec> = SPECS
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            if s.name == "unit" {
+                s.required = false;
+            }
+            s
+        })
+        .collect();
+    specs.extend(preset.extra_specs());
+    specs
+}
+
+fn describe_preset_check(check: &PresetCheck) -> String {
+    match check {
+        PresetCheck::UnitOnly => {
+            "none: the unit state is checked (the service has no endpoint to ask)".into()
+        }
+        PresetCheck::Http { url, status, body } => {
+            format!("GET {url}, expecting HTTP status {status} and \"{body}\" in the body (the API's version document)")
+        }
+        PresetCheck::Tcp(t) => format!("a TCP connect to {t}"),
+        PresetCheck::Command(c) => format!("the command `{c}`"),
+        PresetCheck::GaneshaAdmin => {
+            "org.ganesha.nfsd.admin.get_grace answering on the D-Bus system bus".into()
+        }
+    }
+}
+
+/// SystemdService.xml with the preset's name, descriptions and an optional `unit`.
+pub(crate) fn preset_metadata(preset: &Preset) -> String {
+    let head_start = METADATA.find("<resource-agent ").unwrap_or(0);
+    let params_start = METADATA.find("<parameters>").unwrap_or(METADATA.len());
+    let unit_start = METADATA
+        .find("<parameter name=\"unit\"")
+        .unwrap_or(params_start);
+    let unit_end = METADATA[unit_start..]
+        .find("</parameter>")
+        .map(|i| unit_start + i + "</parameter>".len())
+        .unwrap_or(unit_start);
+    let units = preset.units.join(", ");
+    let origin = match &preset.osr {
+        Some(osr) => format!(
+            "\n\nThe name, parameters and advised timeouts of openstack-resource-agents' {name}\n\
+agent (ocf:openstack:{name}, which ran {binary} itself): a cluster changes the provider\n\
+only. Its parameters are accepted and say here what they became.",
+            name = preset.name,
+            binary = osr.binary
+        ),
+        None => String::new(),
+    };
+    let conns: Vec<String> = preset
+        .conn_params()
+        .iter()
+        .map(|c| format!("{} ({})", c.what, c.param))
+        .collect();
+    let conn_text = if conns.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nThe service's processes must also hold an ESTABLISHED TCP connection to the {} port\n\
+(read from /proc; 0 turns a port's check off): a worker that lost its message bus is down.",
+            conns.join(" and ")
+        )
+    };
+    let head = format!(
+        "<resource-agent name=\"{name}\" version=\"0.1\">\n<version>1.1</version>\n\
+<longdesc lang=\"en\">\n\
+Runs {title} as a cluster resource: the SystemdService agent with this service's defaults.\n\n\
+Unit: the first of {units} that is installed on the node (the unit parameter overrides).\n\
+Health check: {check}. Setting monitor_url, monitor_tcp or monitor_cmd replaces it;\n\
+monitor_url_status, monitor_url_body, ca_file and insecure adjust it.{conn_text}{origin}\n\n\
+systemd starts, stops and reloads the unit over D-Bus, waiting for each job's completion\n\
+signal; the agent checks the service itself. See SystemdService for the drop-in it writes,\n\
+the check depths (OCF_CHECK_LEVEL, check_level) and the start grace.\n\
+</longdesc>\n\
+<shortdesc lang=\"en\">{short} ({what})</shortdesc>\n",
+        name = xml_escape(preset.name),
+        title = xml_escape(preset.title),
+        units = xml_escape(&units),
+        check = xml_escape(&describe_preset_check(&preset.check)),
+        conn_text = xml_escape(&conn_text),
+        origin = xml_escape(&origin),
+        short = xml_escape(preset.title),
+        what = match (preset.check, preset.conn_params().is_empty()) {
+            (PresetCheck::UnitOnly, true) => "systemd unit",
+            (PresetCheck::UnitOnly, false) => "systemd unit + connection check",
+            _ => "systemd unit + health check",
+        },
+    );
+    let unit_param = format!(
+        "<parameter name=\"unit\" required=\"0\">\n<longdesc lang=\"en\">\n\
+The systemd unit to run instead of the first installed of {units}.\n\
+</longdesc>\n<shortdesc lang=\"en\">systemd unit name (default: detected)</shortdesc>\n\
+<content type=\"string\"/>\n</parameter>",
+        units = xml_escape(&units)
+    );
+    let params_end = METADATA.find("</parameters>").unwrap_or(METADATA.len());
+    let actions_start = METADATA.find("<actions>").unwrap_or(METADATA.len());
+    let actions_end = METADATA
+        .find("</actions>")
+        .map(|i| i + "</actions>".len())
+        .unwrap_or(METADATA.len());
+    let actions = match &preset.osr {
+        // The old agent's advice, so a migrated CIB's operations draw no crmsh warnings.
+        Some(osr) => format!(
+            "<actions>\n<action name=\"start\" timeout=\"{t}s\"/>\n\
+<action name=\"stop\" timeout=\"{t}s\"/>\n\
+<action name=\"monitor\" timeout=\"{mt}s\" interval=\"{mi}s\" depth=\"10\"/>\n\
+<action name=\"reload\" timeout=\"{t}s\"/>\n\
+<action name=\"reload-agent\" timeout=\"10s\"/>\n\
+<action name=\"validate-all\" timeout=\"5s\"/>\n\
+<action name=\"meta-data\" timeout=\"5s\"/>\n</actions>",
+            t = osr.op_timeout,
+            mt = osr.monitor.0,
+            mi = osr.monitor.1
+        ),
+        None => METADATA[actions_start..actions_end].to_string(),
+    };
+    format!(
+        "{}{}{}{}{}{}{}{}",
+        &METADATA[..head_start],
+        head,
+        &METADATA[params_start..unit_start],
+        unit_param,
+        &METADATA[unit_end..params_end],
+        extra_params_xml(preset),
+        &METADATA[params_end..actions_start],
+        actions + &METADATA[actions_end..]
+    )
+}
+
+/// The meta-data of the parameters a preset adds: its connection ports, and for an
+/// openstack-resource-agents name the old agent's parameters with what they became.
+fn extra_params_xml(preset: &Preset) -> String {
+    let mut out = String::new();
+    let mut push = |name: &str, ty: &str, default: Option<&str>, short: &str, long: &str| {
+        let default = default
+            .map(|d| format!(" default=\"{}\"", xml_escape(d)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "<parameter name=\"{name}\" reloadable=\"1\">\n<longdesc lang=\"en\">\n{}\n</longdesc>\n\
+<shortdesc lang=\"en\">{}</shortdesc>\n<content type=\"{ty}\"{default}/>\n</parameter>\n",
+            xml_escape(long),
+            xml_escape(short)
+        ));
+    };
+    for c in preset.conn_params() {
+        push(
+            c.param,
+            "integer",
+            Some(c.default),
+            &format!("{} port the service must be connected to", c.what),
+            &format!(
+                "The service's main process or one of its children must hold an ESTABLISHED TCP \
+                 connection to this remote port ({} ; 0: not checked). The same parameter as \
+                 openstack-resource-agents', read from /proc instead of netstat.",
+                c.what
+            ),
+        );
+    }
+    for spec in preset.extra_specs() {
+        if let Some(p) = OSR_PARAMS.iter().find(|p| p.spec.name == spec.name) {
+            push(
+                spec.name,
+                spec.ty.xml_name(),
+                spec.default,
+                p.short,
+                &format!("openstack-resource-agents' {}. {}", spec.name, p.became),
+            );
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -872,6 +1077,34 @@ mod tests {
                 "{}",
                 p.spec.name
             );
+        }
+    }
+
+    #[test]
+    fn preset_metadata_is_systemd_service_with_its_own_head_and_optional_unit() {
+        for p in PRESETS {
+            let xml = preset_metadata(p);
+            assert!(xml.starts_with("<?xml"), "{}", p.name);
+            assert!(xml.contains("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"));
+            assert!(xml.contains(&format!("<resource-agent name=\"{}\"", p.name)));
+            assert!(xml.contains("<parameter name=\"unit\" required=\"0\">"));
+            assert!(!xml.contains("SystemdService\" version"));
+            let extra = p.extra_specs().len();
+            assert_eq!(xml.matches("<parameter name=").count(), SPECS.len() + extra);
+            assert_eq!(
+                xml.matches("<longdesc").count(),
+                METADATA.matches("<longdesc").count() + extra
+            );
+            assert!(xml.contains("<action name=\"reload\""));
+            assert!(xml.contains("<action name=\"reload-agent\""));
+            // Every parameter but unit is reloadable: changing it restarts nothing.
+            assert_eq!(
+                xml.matches("reloadable=\"1\"").count(),
+                SPECS.len() - 1 + extra,
+                "{}",
+                p.name
+            );
+            assert!(xml.contains(p.units[0]));
         }
     }
 }
