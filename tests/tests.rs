@@ -8,6 +8,7 @@ mod dispatch;
 mod examples;
 mod ganesha_agents;
 mod ganesha_cluster;
+mod ganesha_migration;
 mod ganesha_pacemaker;
 mod ganesha_preset;
 mod install;
