@@ -116,8 +116,9 @@ fn old_provider(dir: &Path) -> std::path::PathBuf {
 /// short names, where no directory is).
 fn state_volume(mnt: &Path) {
     let servers = ["node1", "node2", "node3"];
+    let dir = |server: &str| mnt.join(format!("nfs-ganesha/{server}{DOMAIN}/nfs"));
     for server in servers {
-        let d = mnt.join(format!("nfs-ganesha/{server}{DOMAIN}/nfs"));
+        let d = dir(server);
         for sub in [
             "ganesha/v4recov",
             "ganesha/v4old",
@@ -127,17 +128,18 @@ fn state_volume(mnt: &Path) {
             std::fs::create_dir_all(d.join(sub)).expect("mkdir");
         }
         std::fs::write(d.join("state"), "").expect("state");
+    }
+    for server in servers {
         for other in servers {
             // `[ ${server} != ${dirname} ]` compares a short name with a long one: true for
             // every server, its own included.
-            let link = d.join("ganesha").join(other);
+            let link = dir(server).join("ganesha").join(other);
             let target = mnt.join(format!("nfs-ganesha/{other}/nfs/ganesha"));
             std::os::unix::fs::symlink(&target, &link).expect("link");
             assert!(!link.is_dir(), "ganesha-ha.sh's link resolves?");
             // The fix: point it at the directory that exists.
             std::fs::remove_file(&link).expect("rm link");
-            std::os::unix::fs::symlink(format!("../../{other}{DOMAIN}/nfs/ganesha"), &link)
-                .expect("relink");
+            std::os::unix::fs::symlink(dir(other).join("ganesha"), &link).expect("relink");
             assert!(link.is_dir(), "{}", link.display());
         }
     }
