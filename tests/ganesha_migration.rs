@@ -16,7 +16,9 @@
 //! `/run/var-lib-nfs` in each node (nfs_dir; the host's /var/lib/nfs is never touched) and
 //! ganesha's RecoveryRoot is `/run/var-lib-nfs/ganesha` (recovery_root); the portblock
 //! resources of ganesha-ha.sh's VIP groups are left out (no iptables in the nodes); pcs runs
-//! with --force because the old agents' meta-data is not installed on the host.
+//! with --force because the old agents' meta-data is not installed on the host, so the
+//! monitor ops pcs would copy from it (glusterfs' advice: ganesha_mon every 10 s,
+//! ganesha_grace every 5 s) are given explicitly.
 
 use crate::common;
 
@@ -188,6 +190,10 @@ fn ganesha_ha_cib(cib: &Path, mnt: &Path) {
             "create",
             "nfs-mon",
             "ocf:heartbeat:ganesha_mon",
+            "op",
+            "monitor",
+            "interval=10s",
+            "timeout=20s",
             "clone",
             "--force",
         ],
@@ -199,6 +205,10 @@ fn ganesha_ha_cib(cib: &Path, mnt: &Path) {
             "create",
             "nfs-grace",
             "ocf:heartbeat:ganesha_grace",
+            "op",
+            "monitor",
+            "interval=5s",
+            "timeout=20s",
             "clone",
             "meta",
             "notify=true",
@@ -494,9 +504,11 @@ fn a_ganesha_ha_cluster_with_fqdn_hosts_moves_to_ocfbox_without_a_restart_and_fa
         })
         .unwrap_or_else(|| {
             panic!(
-                "node{} took no grace for node2:\n{}",
+                "node{} took no grace for node2 (in grace: {:?}):\n{}\n{}",
                 i + 1,
-                ganeshas[i].log()
+                ganeshas[i].in_grace(),
+                ganeshas[i].log(),
+                c.diagnostics()
             )
         });
         assert_eq!(

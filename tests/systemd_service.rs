@@ -680,19 +680,7 @@ fn pacemaker_recovers_a_killed_service_through_the_agent() {
     });
     assert_ne!(second, first);
     let failcount = common::poll(Duration::from_secs(30), Duration::from_millis(200), || {
-        let out = cluster
-            .node(0)
-            .exec_ok(&[
-                "crm_failcount",
-                "--query",
-                "--resource",
-                "victim",
-                "--node",
-                &node,
-            ])
-            .ok()?;
-        let value = out.rsplit("value=").next()?.trim().to_string();
-        (value != "0" && !value.is_empty()).then_some(value)
+        fail_count(&cluster, "victim", &node)
     });
     assert!(
         failcount.is_some(),
@@ -772,6 +760,16 @@ fn without_a_reachable_systemd_start_and_probes_say_not_installed() {
         !dir.join("systemd").exists(),
         "a drop-in directory was created"
     );
+}
+
+/// Resource `id`'s fail count on `node` when it is set (not 0).
+fn fail_count(cluster: &Cluster, id: &str, node: &str) -> Option<String> {
+    let out = cluster
+        .node(0)
+        .exec_ok(&["crm_failcount", "--query", "--resource", id, "--node", node])
+        .ok()?;
+    let value = out.rsplit("value=").next()?.trim().to_string();
+    (value != "0" && !value.is_empty()).then_some(value)
 }
 
 /// A Pacemaker node in the systemd sandbox's network, so the agents' health checks reach
@@ -984,19 +982,7 @@ fn an_openstack_resource_agents_nova_api_primitive_runs_after_the_provider_swap(
     let pid = rig.sd.main_pid("nova-api.service").expect("MainPID");
     fs::write(&mode, "500").expect("mode");
     let failed = common::poll(wait, Duration::from_millis(200), || {
-        let out = cluster
-            .node(0)
-            .exec_ok(&[
-                "crm_failcount",
-                "--query",
-                "--resource",
-                "p_nova-api",
-                "--node",
-                &node,
-            ])
-            .ok()?;
-        let value = out.rsplit("value=").next()?.trim().to_string();
-        (value != "0" && !value.is_empty()).then_some(())
+        fail_count(&cluster, "p_nova-api", &node)
     });
     fs::write(&mode, "ok").expect("mode");
     assert!(
