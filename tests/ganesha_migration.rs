@@ -6,7 +6,9 @@
 //! run by stand-ins of glusterfs' agents (`ocf:heartbeat:ganesha_*`, the behaviour a
 //! migration meets: the link to nfs-ganesha/$(hostname)/nfs, the attributes, the grace call
 //! with the bare node name). Then the README's swap: maintenance mode, provider rewritten
-//! with cibadmin, refresh, maintenance off.
+//! with cibadmin, notify=true set on the grace clone (ganesha-ha.sh's pcs command puts it on
+//! the primitive, where Pacemaker ignores it: no notification would ever come), refresh,
+//! maintenance off.
 //!
 //! Checked: every resource runs under ocfbox, nothing that runs was restarted (ganesha's
 //! processes, the state links, the VIPs, no grace), and a failover reaches grace on the
@@ -423,6 +425,10 @@ fn a_ganesha_ha_cluster_with_fqdn_hosts_moves_to_ocfbox_without_a_restart_and_fa
         "cibadmin --query --scope resources \
          | sed 's/type=\"\\(ganesha_[a-z]*\\)\" provider=\"heartbeat\"/type=\"\\1\" provider=\"ocfbox\"/' \
          | cibadmin --replace --scope resources --xml-pipe",
+        // ganesha-ha.sh's `--clone meta notify=true` (pcs 0.11: `clone meta notify=true`)
+        // puts notify on the primitive, where Pacemaker does not look for a clone: without
+        // this no notification, so no grace, reaches any agent, glusterfs' or ours.
+        "crm_resource --resource nfs-grace-clone --meta --set-parameter notify --parameter-value true",
         "crm_resource --refresh",
     ] {
         n0.exec_ok(&["sh", "-ec", cmd])
@@ -503,12 +509,17 @@ fn a_ganesha_ha_cluster_with_fqdn_hosts_moves_to_ocfbox_without_a_restart_and_fa
                 .then_some(())
         })
         .unwrap_or_else(|| {
+            let plog = std::fs::read_to_string(c.log_path(i)).unwrap_or_default();
+            let graces: Vec<&str> = plog
+                .lines()
+                .filter(|l| l.contains("grace") || l.contains("notify"))
+                .collect();
             panic!(
                 "node{} took no grace for node2 (in grace: {:?}):\n{}\n{}",
                 i + 1,
                 ganeshas[i].in_grace(),
                 ganeshas[i].log(),
-                c.diagnostics()
+                graces.join("\n")
             )
         });
         assert_eq!(
