@@ -428,7 +428,7 @@ fn a_ganesha_ha_cluster_with_fqdn_hosts_moves_to_ocfbox_without_a_restart_and_fa
         // ganesha-ha.sh's `--clone meta notify=true` (pcs 0.11: `clone meta notify=true`)
         // puts notify on the primitive, where Pacemaker does not look for a clone: without
         // this no notification, so no grace, reaches any agent, glusterfs' or ours.
-        "crm_resource --resource nfs-grace-clone --meta --set-parameter notify --parameter-value true",
+        "crm_resource --resource nfs-grace-clone --meta --set-parameter notify --parameter-value true --force",
         "crm_resource --refresh",
     ] {
         n0.exec_ok(&["sh", "-ec", cmd])
