@@ -7,8 +7,9 @@
 //! migration meets: the link to nfs-ganesha/$(hostname)/nfs, the attributes, the grace call
 //! with the bare node name). Then the README's swap: maintenance mode, provider rewritten
 //! with cibadmin, notify=true set on the grace clone (ganesha-ha.sh's pcs command puts it on
-//! the primitive, where Pacemaker ignores it: no notification would ever come), refresh,
-//! maintenance off.
+//! the primitive, where Pacemaker ignores it: no notification would ever come), the grace
+//! instances started by hand (`crm_resource --force-start`) so no VIP ordered after them
+//! restarts, refresh, maintenance off.
 //!
 //! Checked: every resource runs under ocfbox, nothing that runs was restarted (ganesha's
 //! processes, the state links, the VIPs, no grace), and a failover reaches grace on the
@@ -429,11 +430,20 @@ fn a_ganesha_ha_cluster_with_fqdn_hosts_moves_to_ocfbox_without_a_restart_and_fa
         // puts notify on the primitive, where Pacemaker does not look for a clone: without
         // this no notification, so no grace, reaches any agent, glusterfs' or ours.
         "crm_resource --resource nfs-grace-clone --meta --set-parameter notify --parameter-value true --force",
-        "crm_resource --refresh",
     ] {
         n0.exec_ok(&["sh", "-ec", cmd])
             .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     }
+    // ganesha_grace's probe says 7 where it never started; Pacemaker would start it and, by
+    // the order constraints, restart every VIP. Started by hand on every node first, the
+    // refresh finds it running (ganesha_mon may start anew: nothing is ordered after it).
+    for i in 0..3 {
+        c.node(i)
+            .exec_ok(&["crm_resource", "--resource", "nfs-grace", "--force-start"])
+            .unwrap_or_else(|e| panic!("node{}: {e}", i + 1));
+    }
+    n0.exec_ok(&["crm_resource", "--refresh"])
+        .unwrap_or_else(|e| panic!("{e}"));
     let resources = n0
         .exec_ok(&["cibadmin", "--query", "--scope", "resources"])
         .unwrap();

@@ -22,9 +22,7 @@
 //! node name), and when neither exists that is said as an error in the log and in the node
 //! attribute `ganesha-grace-warning` (crm_mon -A shows it).
 //!
-//! A node where it was never started reports 7 (state file under HA_RSCTMP), unless a probe
-//! finds grace-active set there: then the instance runs under the agent this one replaces
-//! and is adopted (a provider swap must not restart the VIPs ordered after the clone).
+//! A node where it was never started reports 7 (state file under HA_RSCTMP).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -198,22 +196,8 @@ fn start(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCod
 }
 
 fn monitor(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
+    state.require_started()?;
     let node = pacemaker::local_node_name(ctx)?;
-    if let Err(never_started) = state.require_started() {
-        // A probe that finds grace-active set but no start of ours: the instance runs under
-        // another agent of this name (glusterfs' ganesha_grace before a provider swap). It is
-        // adopted, or Pacemaker would start it and, by the order constraints, restart every
-        // VIP ordered after it.
-        if ctx.is_probe() && grace_is_active(ctx, cfg, &node).unwrap_or(false) {
-            log::info!(
-                "{} is 1 on {node} and this agent never started here: adopting the running instance",
-                cfg.grace_active
-            );
-            state.mark_started()?;
-            return Ok(OcfCode::Success);
-        }
-        return Err(never_started);
-    }
     if grace_is_active(ctx, cfg, &node)? {
         Ok(OcfCode::Success)
     } else {
