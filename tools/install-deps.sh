@@ -37,6 +37,7 @@ need=(
   "/usr/sbin/fence_evacuate fence-agents"
   "openssl openssl"
   "crm crmsh"
+  "pcs pcs"
 )
 
 missing=()
