@@ -11,6 +11,12 @@ mount_ocf_providers() {
   for entry in "$DIR"/ocf-orig/* "$DIR"/ocf-orig/.[!.]*; do
     [[ -e $entry || -L $entry ]] || continue
     name=${entry##*/}
+    # A provider the test brings itself is not stacked on the host's (e.g. a test that
+    # installs the ocfbox package): removing the host's directory would lazily unmount
+    # whatever is mounted on it in every namespace, the test's provider included.
+    if [[ -e $DIR/providers ]] && cut -f1 "$DIR/providers" | grep -qxF -- "$name"; then
+      continue
+    fi
     if [[ -d $entry && ! -L $entry ]]; then
       mkdir "$RD/$name"
       mount --bind "$entry" "$RD/$name"
