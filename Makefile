@@ -11,13 +11,14 @@ OCF_ROOT   ?= $(PREFIX)/lib/ocf
 OCF_RA_DIR ?= $(OCF_ROOT)/resource.d
 LIBEXECDIR ?= $(PREFIX)/libexec/ocfbox
 SBINDIR    ?= $(PREFIX)/sbin
+ALERTDIR   ?= $(PREFIX)/share/pacemaker/alerts
 INSTALL    ?= install
 CARGO      ?= cargo
 
 # The binary `install` copies; tests stage their own debug build with BIN=...
 BIN        ?= target/release/ocfbox
 
-.PHONY: all build deps test lint install uninstall bench clean
+.PHONY: all build deps test lint manifest install uninstall bench clean
 
 all: build
 
@@ -34,19 +35,36 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-# The binary once, then one symlink per agent (the link's name picks the agent). The link
+# One line per program (`ocfbox list`: name, kind): the path of its link, where Pacemaker
+# looks for that kind. OCF agents: resource.d/<provider> (pacemaker-execd); fence agents:
+# $(SBINDIR) (pacemaker-fenced lists /usr/sbin); alert agents: next to Pacemaker's samples.
+manifest:
+	@test -x $(BIN) || $(CARGO) build --release --locked
+	@$(BIN) list | while read -r name kind _; do \
+		case $$kind in \
+			ocf) echo "$(OCF_RA_DIR)/$(PROVIDER)/$$name" ;; \
+			fence) echo "$(SBINDIR)/$$name" ;; \
+			alert) echo "$(ALERTDIR)/$$name" ;; \
+			*) echo "$$name: unknown program kind '$$kind'" >&2; exit 1 ;; \
+		esac; \
+	done
+
+# The binary once, then one symlink per program (the link's name picks it). The link
 # target is absolute and without DESTDIR, so a staged tree is right once copied into place.
 install:
 	@test -x $(BIN) || $(CARGO) build --release --locked
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER) $(DESTDIR)$(SBINDIR)
 	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(LIBEXECDIR)/ocfbox
 	ln -sfn $(LIBEXECDIR)/ocfbox $(DESTDIR)$(SBINDIR)/ocfbox
-	set -e; for agent in $$($(BIN) list | awk '{print $$1}'); do \
-		ln -sfn $(LIBEXECDIR)/ocfbox $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER)/$$agent; \
+	set -e; links=$$($(MAKE) -s --no-print-directory manifest); for link in $$links; do \
+		$(INSTALL) -d -m 0755 "$(DESTDIR)$$(dirname "$$link")"; \
+		ln -sfn $(LIBEXECDIR)/ocfbox "$(DESTDIR)$$link"; \
 	done
 
 uninstall:
-	for link in $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER)/*; do \
+	links=$$(test -x $(DESTDIR)$(LIBEXECDIR)/ocfbox && \
+		$(MAKE) -s --no-print-directory manifest BIN=$(DESTDIR)$(LIBEXECDIR)/ocfbox); \
+	for link in $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER)/* $$(for l in $$links; do echo "$(DESTDIR)$$l"; done); do \
 		if [ -L "$$link" ] && [ "$$(readlink "$$link")" = "$(LIBEXECDIR)/ocfbox" ]; then rm -f "$$link"; fi; \
 	done
 	-rmdir $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER) 2>/dev/null

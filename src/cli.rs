@@ -3,8 +3,8 @@
 use clap::Command;
 
 use crate::agents;
-use crate::ocf::agent::{run_action, write_stderr, write_stdout};
-use crate::ocf::{metadata, OcfCode};
+use crate::ocf::agent::{write_stderr, write_stdout};
+use crate::ocf::OcfCode;
 
 fn command() -> Command {
     Command::new("ocfbox")
@@ -18,7 +18,10 @@ fn command() -> Command {
         )
         .subcommand_required(true)
         .allow_external_subcommands(true)
-        .subcommand(Command::new("list").about("List the agents with their short descriptions"))
+        .subcommand(
+            Command::new("list")
+                .about("List the programs: name, kind (ocf, fence, alert), short description"),
+        )
         // Proves, in tests, that a panic leaves as OCF_ERR_GENERIC with a reason.
         .subcommand(Command::new("selftest-panic").hide(true))
 }
@@ -39,12 +42,12 @@ pub fn main(args: &[String]) -> i32 {
     match matches.subcommand() {
         Some(("list", _)) => {
             let mut listing = String::new();
-            for agent in agents::all() {
-                let xml = agent.metadata();
+            for program in agents::programs() {
                 listing.push_str(&format!(
-                    "{:<24} {}\n",
-                    agent.name(),
-                    metadata::shortdesc(&xml)
+                    "{:<24} {:<5} {}\n",
+                    program.name(),
+                    program.kind().as_str(),
+                    program.shortdesc()
                 ));
             }
             // A reader that stops early (`| head`) is not an error worth a panic.
@@ -58,7 +61,7 @@ pub fn main(args: &[String]) -> i32 {
                 .map(|v| v.map(|s| s.to_string_lossy().into_owned()).collect())
                 .unwrap_or_default();
             match agents::find(name) {
-                Some(agent) => run_action(agent, rest.first().map(String::as_str)),
+                Some(program) => program.run(&rest),
                 None => unknown_agent(name),
             }
         }
@@ -68,7 +71,10 @@ pub fn main(args: &[String]) -> i32 {
 
 /// Called by a name that is no agent: OCF_ERR_INSTALLED, naming the ones that exist.
 pub fn unknown_agent(name: &str) -> i32 {
-    let known: Vec<String> = agents::all().iter().map(|a| a.name().to_string()).collect();
+    let known: Vec<String> = agents::programs()
+        .iter()
+        .map(|p| p.name().to_string())
+        .collect();
     write_stderr(&format!(
         "ocfbox: unknown agent '{}'; known agents: {}\n",
         crate::ocf::params::printable(name),

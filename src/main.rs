@@ -17,7 +17,7 @@ fn main() {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let code = match agents::find(&invoked_as) {
-        Some(agent) => ocf::agent::run_action(agent, args.get(1).map(String::as_str)),
+        Some(program) => program.run(args.get(1..).unwrap_or_default()),
         None if invoked_as.starts_with("ocfbox") => cli::main(&args),
         None => cli::unknown_agent(&invoked_as),
     };

@@ -35,6 +35,16 @@ fn list_shows_every_agent_with_a_description() {
             !name.is_empty() && !desc.is_empty(),
             "bad list line: {line:?}"
         );
+        // name, kind, description
+        let kind = desc.split_whitespace().next().unwrap_or("");
+        assert!(
+            ["ocf", "fence", "alert"].contains(&kind),
+            "no kind in list line: {line:?}"
+        );
+        assert!(
+            desc.len() > kind.len(),
+            "no description in list line: {line:?}"
+        );
     }
 }
 

@@ -66,7 +66,7 @@ cmd_up() {
   mkdir -p "$D/pids" "$D/provider/ocfbox" "$D/shared"
   chmod 0755 "$D"
   echo "$D" >"$STATE"
-  for a in $("$bin" list | awk '{print $1}'); do ln -s "$bin" "$D/provider/ocfbox/$a"; done
+  for a in $("$bin" list | awk '$2 == "ocf" {print $1}'); do ln -s "$bin" "$D/provider/ocfbox/$a"; done
 
   local nodes=""
   for i in $(seq $N); do

@@ -6,7 +6,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{agent_names, ocfbox_bin, TempDir};
+use common::{agent_names, ocfbox_bin, programs, TempDir};
 
 fn make(target: &str, destdir: &Path, extra: &[&str]) {
     let out = Command::new("make")
@@ -70,6 +70,22 @@ fn install_links_every_agent_and_uninstall_removes_everything() {
         std::fs::read_link(destdir.join("usr/sbin/ocfbox")).expect("sbin link"),
         Path::new("/usr/libexec/ocfbox/ocfbox")
     );
+    // Each kind where Pacemaker looks for it: the fencer in /usr/sbin, alerts beside
+    // Pacemaker's sample alerts.
+    for (name, kind) in programs() {
+        let dir = match kind.as_str() {
+            "ocf" => "usr/lib/ocf/resource.d/ocfbox",
+            "fence" => "usr/sbin",
+            "alert" => "usr/share/pacemaker/alerts",
+            other => panic!("{name}: unknown kind {other}"),
+        };
+        let link = destdir.join(dir).join(&name);
+        assert_eq!(
+            std::fs::read_link(&link).unwrap_or_else(|e| panic!("{}: {e}", link.display())),
+            Path::new("/usr/libexec/ocfbox/ocfbox"),
+            "{name}"
+        );
+    }
 
     make("uninstall", &destdir, &[]);
     let left = files_under(&destdir);

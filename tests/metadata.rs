@@ -26,8 +26,7 @@ fn meta_data_as_nobody_with_empty_environment_is_valid_xml_for_both_schemas() {
     let dir = TempDir::new("metadata");
     // The binary itself must be reachable by nobody: copy it next to the links.
     let bin = dir.join("ocfbox");
-    std::fs::copy(ocfbox_bin(), &bin).expect("copy binary");
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    common::install_executable(&ocfbox_bin(), &bin);
     let empty_cwd = dir.join("cwd");
     std::fs::create_dir(&empty_cwd).expect("mkdir cwd");
     std::fs::set_permissions(&empty_cwd, std::fs::Permissions::from_mode(0o777)).expect("chmod");

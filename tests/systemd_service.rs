@@ -124,8 +124,7 @@ impl Rig {
         let sd = SystemdSandbox::start();
         let dir = TempDir::new("sdsvc");
         let bin = dir.join("ocfbox");
-        fs::copy(common::ocfbox_bin(), &bin).expect("copy ocfbox");
-        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+        common::install_executable(&common::ocfbox_bin(), &bin);
         let agents = dir.join("agents");
         fs::create_dir(&agents).expect("mkdir agents");
         fs::set_permissions(&agents, fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -134,7 +133,7 @@ impl Rig {
             .output()
             .expect("ocfbox list");
         for line in String::from_utf8_lossy(&list.stdout).lines() {
-            if let Some(name) = line.split_whitespace().next() {
+            if let [name, "ocf", ..] = line.split_whitespace().collect::<Vec<_>>()[..] {
                 symlink(&bin, agents.join(name)).expect("symlink agent");
             }
         }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::ganesha::admin;
 use crate::ocf::notify::{Notification, NotifyType};
 use crate::ocf::StateFile;
-use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker::{self, attrd};
 
 pub struct GaneshaGrace;
@@ -41,7 +41,19 @@ const CALL_CAP: Duration = Duration::from_secs(5);
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const MAX_PAUSE: Duration = Duration::from_secs(1);
 
-impl Agent for GaneshaGrace {
+crate::ocf_actions! {
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor" | "status",
+        Notify = "notify",
+        ValidateAll = "validate-all",
+    }
+}
+
+impl OcfAgent for GaneshaGrace {
+    type Action = Action;
+
     fn name(&self) -> &str {
         "ganesha_grace"
     }
@@ -54,24 +66,30 @@ impl Agent for GaneshaGrace {
         Cow::Borrowed(SPECS)
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        if ctx.action == "notify" {
-            // Never fails: a notify error is only logged by Pacemaker anyway, and the
-            // reason is better said here.
-            notify(ctx);
-            return Ok(OcfCode::Success);
-        }
-        let cfg = Config::read(ctx)?;
-        let state = StateFile::for_resource(ctx);
-        match ctx.action {
-            "start" => start(ctx, &cfg, &state),
-            "stop" => {
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        // Every action but notify reads (and so validates) the parameters first.
+        let configured = || Ok::<_, OcfError>((Config::read(ctx)?, StateFile::for_resource(ctx)));
+        match action {
+            Action::Notify => {
+                // Never fails: a notify error is only logged by Pacemaker anyway, and the
+                // reason is better said here.
+                notify(ctx);
+                Ok(OcfCode::Success)
+            }
+            Action::Start => {
+                let (cfg, state) = configured()?;
+                start(ctx, &cfg, &state)
+            }
+            Action::Stop => {
+                let (_, state) = configured()?;
                 state.remove()?;
                 Ok(OcfCode::Success)
             }
-            "monitor" | "status" => monitor(ctx, &cfg, &state),
-            "validate-all" => Ok(OcfCode::Success),
-            other => Err(OcfError::Unimplemented(format!("action {other}"))),
+            Action::Monitor => {
+                let (cfg, state) = configured()?;
+                monitor(ctx, &cfg, &state)
+            }
+            Action::ValidateAll => configured().map(|_| OcfCode::Success),
         }
     }
 }

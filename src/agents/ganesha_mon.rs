@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use crate::ganesha::{admin, pid, Liveness};
 use crate::ocf::state::{boottime_ms, StateFile};
-use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker::{self, attrd};
 
 pub struct GaneshaMon;
@@ -50,7 +50,18 @@ const PENDING: &str = "grace_deleted_ms";
 /// Time kept back, after a wait, for the attrd call that ends it.
 const CALL_RESERVE: Duration = Duration::from_millis(1500);
 
-impl Agent for GaneshaMon {
+crate::ocf_actions! {
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor" | "status",
+        ValidateAll = "validate-all",
+    }
+}
+
+impl OcfAgent for GaneshaMon {
+    type Action = Action;
+
     fn name(&self) -> &str {
         "ganesha_mon"
     }
@@ -63,15 +74,14 @@ impl Agent for GaneshaMon {
         Cow::Borrowed(SPECS)
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
         let cfg = Config::read(ctx)?;
         let state = StateFile::for_resource(ctx);
-        match ctx.action {
-            "start" => start(ctx, &cfg, &state),
-            "stop" => stop(ctx, &cfg, &state),
-            "monitor" | "status" => monitor(ctx, &cfg, &state),
-            "validate-all" => Ok(OcfCode::Success),
-            other => Err(OcfError::Unimplemented(format!("action {other}"))),
+        match action {
+            Action::Start => start(ctx, &cfg, &state),
+            Action::Stop => stop(ctx, &cfg, &state),
+            Action::Monitor => monitor(ctx, &cfg, &state),
+            Action::ValidateAll => Ok(OcfCode::Success),
         }
     }
 }

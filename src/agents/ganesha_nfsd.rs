@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::ocf::{Agent, Context, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::ocf::{Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker;
 
 pub struct GaneshaNfsd;
@@ -22,7 +22,18 @@ const SPECS: &[ParamSpec] = &[
     ParamSpec::string("nfs_dir").default("/var/lib/nfs"),
 ];
 
-impl Agent for GaneshaNfsd {
+crate::ocf_actions! {
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor" | "status",
+        ValidateAll = "validate-all",
+    }
+}
+
+impl OcfAgent for GaneshaNfsd {
+    type Action = Action;
+
     fn name(&self) -> &str {
         "ganesha_nfsd"
     }
@@ -35,14 +46,13 @@ impl Agent for GaneshaNfsd {
         Cow::Borrowed(SPECS)
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
         let cfg = Config::read(ctx)?;
-        match ctx.action {
-            "start" => start(ctx, &cfg),
-            "stop" => stop(&cfg),
-            "monitor" | "status" => monitor(ctx, &cfg),
-            "validate-all" => Ok(OcfCode::Success),
-            other => Err(OcfError::Unimplemented(format!("action {other}"))),
+        match action {
+            Action::Start => start(ctx, &cfg),
+            Action::Stop => stop(&cfg),
+            Action::Monitor => monitor(ctx, &cfg),
+            Action::ValidateAll => Ok(OcfCode::Success),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
 use crate::ocf::metadata::xml_escape;
-use crate::ocf::{Agent, Backoff, Context, OcfCode, OcfError, OcfResult, ParamSpec, Params};
+use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
 use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
@@ -44,7 +44,20 @@ const SYSTEMD_CALL: Duration = Duration::from_secs(15);
 /// `ocf:ocfbox:SystemdService`.
 pub struct SystemdService;
 
-impl Agent for SystemdService {
+crate::ocf_actions! {
+    /// SystemdService's and every preset's actions.
+    pub enum Action {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor",
+        Reload = "reload",
+        ValidateAll = "validate-all",
+    }
+}
+
+impl OcfAgent for SystemdService {
+    type Action = Action;
+
     fn name(&self) -> &str {
         "SystemdService"
     }
@@ -57,12 +70,14 @@ impl Agent for SystemdService {
         Cow::Borrowed(SPECS)
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        run(ctx, None)
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(action, ctx, None)
     }
 }
 
-impl Agent for Preset {
+impl OcfAgent for Preset {
+    type Action = Action;
+
     fn name(&self) -> &str {
         self.name
     }
@@ -75,27 +90,30 @@ impl Agent for Preset {
         Cow::Owned(preset_specs())
     }
 
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        run(ctx, Some(self))
+    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        run(action, ctx, Some(self))
     }
 }
 
-fn run(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<OcfCode> {
+pub(crate) fn run(
+    action: Action,
+    ctx: &Context<'_>,
+    preset: Option<&Preset>,
+) -> OcfResult<OcfCode> {
     // Parameters first: hostile input is refused before anything is touched.
     let cfg = Config::read(ctx, preset)?;
     let sd = Systemd::from_env(ctx.env)?;
     // A monitor is usually one question to systemd; the other actions ask several.
-    let sd = match ctx.action {
-        "monitor" | "status" => sd,
+    let sd = match action {
+        Action::Monitor => sd,
         _ => sd.keep_connection(),
     };
-    match ctx.action {
-        "start" => start(ctx, &sd, &cfg),
-        "stop" => stop(ctx, &sd, &cfg),
-        "monitor" | "status" => monitor(ctx, &sd, &cfg),
-        "reload" => reload(ctx, &sd, &cfg),
-        "validate-all" => validate(ctx, &sd, &cfg),
-        other => Err(OcfError::Unimplemented(format!("action {other}"))),
+    match action {
+        Action::Start => start(ctx, &sd, &cfg),
+        Action::Stop => stop(ctx, &sd, &cfg),
+        Action::Monitor => monitor(ctx, &sd, &cfg),
+        Action::Reload => reload(ctx, &sd, &cfg),
+        Action::ValidateAll => validate(ctx, &sd, &cfg),
     }
 }
 
@@ -622,10 +640,14 @@ mod tests {
     use crate::agents::presets::PRESETS;
     use crate::ocf::OcfEnv;
 
-    fn ctx_run(agent: &dyn Agent, action: &str, pairs: &[(&str, &str)]) -> OcfResult<OcfCode> {
+    fn ctx_run(
+        agent: &dyn crate::ocf::Agent,
+        action: &str,
+        pairs: &[(&str, &str)],
+    ) -> OcfResult<OcfCode> {
         let env = OcfEnv::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let ctx = Context::new(agent.name(), action, &env);
-        agent.run(&ctx)
+        agent.run_named(&ctx)
     }
 
     #[test]

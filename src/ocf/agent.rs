@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::io::IsTerminal;
 
+use super::action::Actions;
 use super::code::OcfCode;
 use super::deadline::Deadline;
 use super::env::OcfEnv;
@@ -12,8 +13,10 @@ use super::log;
 use super::metadata;
 use super::params::{ParamSpec, Params};
 
-/// An OCF resource agent of the suite.
-pub trait Agent: Sync {
+/// An OCF resource agent of the suite, with its own set of actions.
+pub trait OcfAgent: Sync {
+    /// The actions it implements (declared with [`crate::ocf_actions!`]).
+    type Action: Actions;
     /// The name Pacemaker calls it by (the symlink's file name).
     fn name(&self) -> &str;
     /// The meta-data XML, complete with the ra-api-1.dtd DOCTYPE.
@@ -22,7 +25,46 @@ pub trait Agent: Sync {
     fn params(&self) -> Cow<'static, [ParamSpec]>;
     /// Run one action (never `meta-data`, `usage` or an action the meta-data does not
     /// advertise: the runtime answers those).
-    fn run(&self, ctx: &Context<'_>) -> OcfResult<OcfCode>;
+    fn run(&self, action: Self::Action, ctx: &Context<'_>) -> OcfResult<OcfCode>;
+}
+
+/// What the registry holds of an agent: an [`OcfAgent`] without its action type.
+pub trait Agent: Sync {
+    fn name(&self) -> &str;
+    fn metadata(&self) -> Cow<'static, str>;
+    fn params(&self) -> Cow<'static, [ParamSpec]>;
+    /// The action names its enum parses (the meta-data must advertise the same).
+    fn action_names(&self) -> &'static [&'static str];
+    /// Parse `ctx.action` and run it; OCF_ERR_UNIMPLEMENTED if it is none of the agent's.
+    fn run_named(&self, ctx: &Context<'_>) -> OcfResult<OcfCode>;
+}
+
+impl<T: OcfAgent> Agent for T {
+    fn name(&self) -> &str {
+        OcfAgent::name(self)
+    }
+
+    fn metadata(&self) -> Cow<'static, str> {
+        OcfAgent::metadata(self)
+    }
+
+    fn params(&self) -> Cow<'static, [ParamSpec]> {
+        OcfAgent::params(self)
+    }
+
+    fn action_names(&self) -> &'static [&'static str] {
+        T::Action::NAMES
+    }
+
+    fn run_named(&self, ctx: &Context<'_>) -> OcfResult<OcfCode> {
+        match T::Action::parse(ctx.action) {
+            Some(action) => self.run(action, ctx),
+            None => Err(OcfError::Unimplemented(format!(
+                "action '{}' is not implemented",
+                super::params::printable(ctx.action)
+            ))),
+        }
+    }
 }
 
 /// Everything an action needs to know about its invocation.
@@ -95,7 +137,9 @@ pub fn run_action(agent: &dyn Agent, action: Option<&str>) -> i32 {
         _ => {}
     }
     let xml = agent.metadata();
-    if !metadata::advertised_actions(&xml).contains(&action) {
+    if !metadata::advertised_actions(&xml).contains(&action)
+        || !agent.action_names().contains(&action)
+    {
         write_stderr(&format!(
             "{}{}: action '{}' is not implemented\n",
             usage(agent),
@@ -125,7 +169,7 @@ pub fn run_action(agent: &dyn Agent, action: Option<&str>) -> i32 {
         env.op_timeout().as_millis(),
         env.interval_ms()
     );
-    let code = finish(agent.run(&ctx));
+    let code = finish(agent.run_named(&ctx));
     ::log::debug!("{action} returns {code}");
     code.as_i32()
 }

@@ -1,5 +1,6 @@
 //! The OCF runtime every agent leans on.
 
+pub mod action;
 pub mod agent;
 pub mod code;
 pub mod deadline;
@@ -12,7 +13,8 @@ pub mod params;
 pub mod process;
 pub mod state;
 
-pub use agent::{Agent, Context};
+pub use action::Actions;
+pub use agent::{Agent, Context, OcfAgent};
 pub use code::OcfCode;
 pub use deadline::{Backoff, Deadline};
 pub use env::OcfEnv;

@@ -221,6 +221,17 @@ pub fn provider_dir(dir: &Path, links: &[(&str, &Path)]) -> PathBuf {
 /// The agents `ocfbox list` prints (first whitespace-separated field of each line); never
 /// empty, so a test iterating over them cannot pass vacuously.
 pub fn agent_names() -> Vec<String> {
+    let agents: Vec<String> = programs()
+        .into_iter()
+        .filter(|(_, kind)| kind == "ocf")
+        .map(|(name, _)| name)
+        .collect();
+    assert!(!agents.is_empty(), "`ocfbox list` printed no OCF agents");
+    agents
+}
+
+/// Every program `ocfbox list` shows, with its kind (`ocf`, `fence`, `alert`).
+pub fn programs() -> Vec<(String, String)> {
     let bin = ocfbox_bin();
     let out = Command::new(&bin)
         .arg("list")
@@ -232,16 +243,46 @@ pub fn agent_names() -> Vec<String> {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let agents: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
-        .collect();
-    assert!(!agents.is_empty(), "`ocfbox list` printed no agents");
-    agents
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next().unwrap_or_default().to_string();
+            let kind = words.next().unwrap_or_default().to_string();
+            (name, kind)
+        })
+        .collect()
 }
 
 /// The provider directory for ocfbox: `<tmp>/ocfbox/<agent> -> ocfbox` for every agent
 /// that `ocfbox list` prints.
+/// An executable (mode 0755) at `to`, copied by a child process (`install`) so that this
+/// process never has it open for writing: all tests share one multi-threaded process, and a
+/// child another test thread is forking inherits, for a moment, every open descriptor;
+/// executing a file someone holds open for writing fails with ETXTBSY ("Text file busy").
+pub fn install_executable(from: &Path, to: &Path) {
+    let out = Command::new("install")
+        .args(["-m", "0755"])
+        .arg(from)
+        .arg(to)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run install: {e}"));
+    assert!(
+        out.status.success(),
+        "install {} {}: {}",
+        from.display(),
+        to.display(),
+        output_text(&out)
+    );
+}
+
+/// A script at `to` (written aside, then [`install_executable`]).
+pub fn write_executable(to: &Path, text: &str) {
+    let aside = to.with_extension("source");
+    fs::write(&aside, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", aside.display()));
+    install_executable(&aside, to);
+}
+
 pub fn ocfbox_provider_dir(tmp: &Path) -> PathBuf {
     let bin = ocfbox_bin();
     let agents = agent_names();

@@ -449,17 +449,15 @@ impl Cluster {
         // alert agents run as hacluster
         set_mode(&log, 0o666);
         let script = dir.join("record-alert.sh");
-        fs::write(
+        super::write_executable(
             &script,
-            format!(
+            &format!(
                 "#!/bin/sh\necho \"$CRM_alert_timestamp $CRM_alert_kind $CRM_alert_node \
                  $CRM_alert_attribute_name$CRM_alert_rsc v=$CRM_alert_attribute_value$CRM_alert_task \
                  rc=$CRM_alert_rc\" >> {}\n",
                 log.display()
             ),
-        )
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", script.display()));
-        set_mode(&script, 0o755);
+        );
         self.cibadmin_create(
             "configuration",
             &format!(
