@@ -271,3 +271,50 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
     c.wait_for_resource("nfs-grace", "node2", "Started", WAIT)
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// `spawn()` of tests/ganesha-cluster.sh must wait for unshare's fork, however late it comes
+/// (#12.10: ps exits 1 before it, which `set -euo pipefail` turned into a silent exit 1).
+/// An `unshare` first on PATH that pauses before the real one makes the late fork certain.
+#[test]
+fn cluster_script_spawn_waits_for_a_late_fork() {
+    use std::os::unix::fs::PermissionsExt;
+    common::require_root();
+    let real = common::require_cmd("unshare", "util-linux");
+    let dir = TempDir::new("spawn-race");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    std::fs::create_dir_all(dir.join("pids")).expect("mkdir pids");
+    let stub = bin.join("unshare");
+    std::fs::write(
+        &stub,
+        format!("#!/bin/sh\nsleep 0.3\nexec {} \"$@\"\n", real.display()),
+    )
+    .expect("write stub");
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ganesha-cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            "set -euo pipefail; source \"$1\"; D=$2; spawn probe \"$2/probe.log\" -- sleep 30; \
+             cat \"$2/pids/probe\"",
+        )
+        .arg("spawn-test")
+        .arg(&script)
+        .arg(dir.path())
+        .env(
+            "PATH",
+            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+        )
+        .output()
+        .expect("run bash");
+    let pid: Option<u32> = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+    // End the namespace (its init is the recorded PID) whatever the outcome.
+    if let Some(pid) = pid {
+        common::proc::kill(pid, "KILL");
+    }
+    assert!(
+        out.status.success() && pid.is_some(),
+        "spawn() gave up on a late fork: {}",
+        common::output_text(&out)
+    );
+}

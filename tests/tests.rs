@@ -10,6 +10,7 @@ mod ganesha_agents;
 mod ganesha_cluster;
 mod ganesha_pacemaker;
 mod ganesha_preset;
+mod hardening;
 mod install;
 mod logging;
 mod metadata;

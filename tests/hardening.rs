@@ -1,0 +1,212 @@
+//! Every action answers properly in a broken world (issue 12): one test per defect the fuzz
+//! suite's predecessor found, each run as a sandboxed case (tests/common/case.rs) so the
+//! host is never touched.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::case::{Case, Outcome, Peer, Sink};
+
+fn run(case: &Case) -> Outcome {
+    case.run()
+        .unwrap_or_else(|e| panic!("{e}\n{}", case.reproducer()))
+}
+
+/// Exit codes an OCF agent may use (0-9, 190, 191 for promotable agents).
+fn ocf_code(rc: i32) -> bool {
+    (0..=9).contains(&rc) || rc == 190 || rc == 191
+}
+
+#[test]
+fn a_closed_or_full_stderr_never_ends_an_action_early() {
+    for sink in [Sink::Full, Sink::Gone, Sink::Closed] {
+        for (program, action) in [
+            ("ganesha_grace", "monitor"),
+            ("ganesha_mon", "validate-all"),
+            ("SystemdService", "monitor"),
+        ] {
+            let case = Case::new(program, &[action])
+                .env("OCF_RESKEY_grace_delay", "soon")
+                .env("HA_debug", "1")
+                .stderr(sink);
+            let out = run(&case);
+            assert!(
+                ocf_code(out.rc),
+                "{program} {action} with stderr {sink:?}: {}\n{}",
+                out.describe(),
+                case.reproducer()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_fifo_as_log_file_never_holds_an_action() {
+    for var in ["HA_LOGFILE", "HA_DEBUGLOG"] {
+        let case = Case::new("ganesha_mon", &["validate-all"])
+            .env("OCF_RESKEY_grace_delay", "soon")
+            .env("HA_LOGFACILITY", "none")
+            .env("HA_debug", "1")
+            .env("HA_LOGFILE", "/tmp/agents.log")
+            .env(var, "/tmp/fifo")
+            .env("OCF_RESKEY_CRM_meta_timeout", "5000")
+            .fixture("fifo-tmp")
+            .limit(Duration::from_secs(20));
+        let out = run(&case);
+        assert_eq!(
+            out.rc,
+            6,
+            "{var}=FIFO: {}\n{}",
+            out.describe(),
+            case.reproducer()
+        );
+    }
+}
+
+/// Text from outside (a parameter value, an unknown parameter's name, the action, the
+/// instance name in the log tag) must never carry the reason prefix: pacemaker-execd takes
+/// the text after the last one anywhere on stderr.
+#[test]
+fn no_outside_text_forges_the_exit_reason() {
+    let forged = "ocf-exit-reason:forged";
+    let cases = [
+        Case::new("ganesha_mon", &["validate-all"]).env("OCF_RESKEY_grace_delay", forged),
+        Case::new("ganesha_mon", &["validate-all"])
+            .env("OCF_RESKEY_grace_delay", "soon")
+            .env(format!("OCF_RESKEY_{forged}"), "1"),
+        Case::new("ganesha_mon", &[forged]),
+        Case::new("ocfbox", &[forged]),
+        Case::new("ganesha_mon", &["start"])
+            .env("OCF_RESOURCE_INSTANCE", format!("x\n{forged}"))
+            .env("OCF_RESKEY_CRM_meta_timeout", "3000"),
+        Case::new("ganesha_mon", &["validate-all"])
+            .env("OCF_RESKEY_grace_delay", "soon")
+            .env("HA_LOGTAG", format!("tag\n{forged}")),
+        // A node name from Pacemaker's tools is outside text too.
+        Case::new("ganesha_mon", &["start"])
+            .env("OCF_RESKEY_CRM_meta_on_node", format!("n\n{forged}"))
+            .env("OCF_RESKEY_CRM_meta_timeout", "3000"),
+    ];
+    for case in &cases {
+        let out = run(case);
+        let reason = out.execd_reason();
+        assert!(
+            reason.as_deref().is_none_or(|r| !r.starts_with("forged"))
+                && out.reason_prefixes() <= 1,
+            "forged reason {reason:?}: {}\n{}",
+            out.describe(),
+            case.reproducer()
+        );
+    }
+}
+
+/// pid_file=/dev/zero once grew ganesha_mon past 500 MiB; a FIFO there hung it.
+#[test]
+fn a_pid_file_that_is_no_regular_file_is_refused_without_reading_it() {
+    for pid_file in ["/dev/zero", "/tmp/fifo", "/tmp/big", "/tmp/dir"] {
+        let mut case = Case::new("ganesha_mon", &["start"])
+            .env("OCF_RESKEY_pid_file", pid_file)
+            .env("OCF_RESKEY_CRM_meta_timeout", "5000")
+            .env("HA_LOGFACILITY", "none")
+            .env("HA_LOGFILE", "/tmp/agents.log")
+            .fixture("fifo-tmp")
+            .fixture("big-tmp")
+            .fixture("dir-tmp")
+            .limit(Duration::from_secs(20));
+        case.mem_bytes = 256 << 20;
+        let out = run(&case);
+        assert_eq!(
+            out.rc,
+            0,
+            "pid_file={pid_file}: {}\n{}",
+            out.describe(),
+            case.reproducer()
+        );
+    }
+}
+
+fn nfsd(action: &str, mnt: &str, nfs_dir: &str) -> Case {
+    Case::new("ganesha_nfsd", &[action])
+        .env("OCF_RESKEY_ha_vol_mnt", mnt)
+        .env("OCF_RESKEY_nfs_dir", nfs_dir)
+        .env("OCF_RESKEY_CRM_meta_on_node", "node1")
+}
+
+#[test]
+fn ganesha_nfsd_refuses_overlapping_paths_both_ways() {
+    for (mnt, nfs_dir) in [
+        ("/tmp/x/nfs/shared", "/tmp/x/nfs"),
+        ("/tmp/x", "/tmp/x/nfs"),
+        ("/tmp/x/nfs", "/tmp/x/nfs"),
+        ("/tmp/x/nfs.backup/shared", "/tmp/x/nfs"),
+    ] {
+        for action in ["validate-all", "start", "monitor", "stop"] {
+            // The layout a start would go ahead with: the node's directory on the volume.
+            let case = nfsd(action, mnt, nfs_dir)
+                .setup(&format!("mkdir -p {nfs_dir} {mnt}/nfs-ganesha/node1/nfs"));
+            let out = run(&case);
+            assert_eq!(
+                out.rc,
+                6,
+                "ha_vol_mnt={mnt} nfs_dir={nfs_dir} {action}: {}\n{}",
+                out.describe(),
+                case.reproducer()
+            );
+        }
+    }
+}
+
+#[test]
+fn ganesha_nfsd_monitor_of_a_link_into_a_gone_volume_is_a_failure() {
+    // The link is in place, the directory it names is not (the volume is not mounted).
+    let case = nfsd("monitor", "/tmp/vol", "/tmp/nfs").setup(
+        "mkdir -p /tmp/vol/nfs-ganesha/node1 && ln -s /tmp/vol/nfs-ganesha/node1/nfs /tmp/nfs",
+    );
+    let out = run(&case);
+    assert_eq!(out.rc, 1, "{}\n{}", out.describe(), case.reproducer());
+    assert!(out.stderr_text().contains("mounted"), "{}", out.describe());
+}
+
+/// A stop with nothing to undo answers 0 at once, without asking attrd; a stop that cannot
+/// reach attrd at all is 0 too (see ganesha_mon's stop), never a fencing-bound 1.
+#[test]
+fn ganesha_mon_stop_without_attrd_is_a_clean_stop() {
+    let never_started = Case::new("ganesha_mon", &["stop"])
+        .env("OCF_RESKEY_CRM_meta_timeout", "20000")
+        .env("HA_LOGFACILITY", "none")
+        .env("HA_LOGFILE", "/dev/stderr");
+    let out = run(&never_started);
+    assert_eq!(out.rc, 0, "{}", out.describe());
+    assert!(
+        out.stderr_text().contains("nothing to undo"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        !out.stderr_text().contains("retrying"),
+        "{}",
+        out.describe()
+    );
+}
+
+/// Without a bus socket, SystemdService answers at once: no retry can make one appear.
+#[test]
+fn systemd_service_without_a_bus_socket_does_not_wait() {
+    for action in ["monitor", "start", "stop"] {
+        let case = Case::new("SystemdService", &[action])
+            .env("OCF_RESKEY_unit", "web")
+            .env("OCF_RESKEY_CRM_meta_timeout", "20000")
+            .env("HA_LOGFACILITY", "none")
+            .env("HA_LOGFILE", "/dev/stderr")
+            .env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/run/no-bus")
+            .peer(Peer::None);
+        let out = run(&case);
+        assert!(matches!(out.rc, 1 | 5), "{action}: {}", out.describe());
+        assert!(
+            !out.stderr_text().contains("trying again"),
+            "{action} retried a bus that has no socket: {}",
+            out.describe()
+        );
+    }
+}
