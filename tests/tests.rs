@@ -6,6 +6,7 @@ mod common;
 
 mod dispatch;
 mod examples;
+mod fuzz;
 mod ganesha_agents;
 mod ganesha_cluster;
 mod ganesha_pacemaker;

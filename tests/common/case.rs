@@ -5,10 +5,11 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{ns, ocfbox_bin, require_cmd, require_root, sandbox_script, TempDir};
+use super::{ns, ocfbox_bin, require_root, TempDir};
 
 /// Where a standard stream of the program goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,8 +168,6 @@ impl Case {
     /// Run it (root: namespaces and mounts). Err only when the sandbox itself failed.
     pub fn run(&self) -> Result<Outcome, String> {
         require_root();
-        require_cmd("unshare", "util-linux");
-        require_cmd("perl", "perl-base");
         let dir = TempDir::new("case");
         let mut argv = Vec::new();
         let mut path_seen = false;
@@ -205,7 +204,7 @@ impl Case {
         w(
             "spec",
             format!(
-                "STDOUT={} STDERR={} PEER={} LIMIT_MS={} MEM_BYTES={} FIXTURES='{}' OCFBOX='{}'\n",
+                "stdout={}\nstderr={}\npeer={}\nlimit_ms={}\nmem_bytes={}\nfixtures={}\nocfbox={}\n",
                 self.stdout.word(),
                 self.stderr.word(),
                 self.peer.word(),
@@ -216,32 +215,31 @@ impl Case {
             )
             .as_bytes(),
         )?;
-        let mut cmd = Command::new("setpriv");
-        cmd.args(["--pdeathsig", "KILL", "--"])
-            .args([
-                "unshare",
-                "--fork",
-                "--pid",
-                "--mount",
-                "--net",
-                "--uts",
-                "--ipc",
-                "--kill-child",
-                "--propagation",
-                "private",
-                "--",
-                "env",
-                "-i",
-                "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-                "bash",
-            ])
-            .arg(sandbox_script("case.sh"))
-            .arg(dir.path())
+        let mut cmd = Command::new(case_init());
+        cmd.arg(dir.path())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        // PR_SET_PDEATHSIG is per thread: spawn from the long-lived spawner thread.
-        let child = ns::spawn_guarded(cmd).map_err(|e| format!("cannot run unshare: {e}"))?;
+        // SAFETY: unshare and prctl are async-signal-safe. The process that execs
+        // case-init is in the new namespaces (but for PID: its first child is PID 1), and
+        // dies with the test process (PDEATHSIG; spawned from the long-lived spawner thread).
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                let flags = libc::CLONE_NEWNS
+                    | libc::CLONE_NEWPID
+                    | libc::CLONE_NEWNET
+                    | libc::CLONE_NEWUTS
+                    | libc::CLONE_NEWIPC;
+                if libc::unshare(flags) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = ns::spawn_guarded(cmd).map_err(|e| format!("cannot start case-init: {e}"))?;
         let out = child
             .wait_with_output()
             .map_err(|e| format!("wait for the case: {e}"))?;
@@ -255,9 +253,10 @@ impl Case {
         };
         let (Some(rc), Some(us)) = (field("rc"), field("elapsed_us")) else {
             return Err(format!(
-                "the case sandbox failed ({}): {}",
+                "the case sandbox failed ({}): {}{}",
                 out.status,
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&out.stderr),
+                String::from_utf8_lossy(&read("error"))
             ));
         };
         let lines = |name: &str| -> Vec<String> {
@@ -268,6 +267,8 @@ impl Case {
                 .collect()
         };
         Ok(Outcome {
+            killed: field("killed") == Some(1),
+            maxrss_kb: field("maxrss_kb").unwrap_or(0) as u64,
             rc: rc as i32,
             elapsed: Duration::from_micros(us.max(0) as u64),
             stdout: read("stdout"),
@@ -280,9 +281,12 @@ impl Case {
 
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    /// timeout(1)'s status: the program's code, 128+N for signal N, 124/137 when killed at
-    /// the limit.
+    /// The program's exit code, 128+N for signal N.
     pub rc: i32,
+    /// Killed (with its process group) at the case's limit.
+    pub killed: bool,
+    /// Peak resident memory of the program (KiB).
+    pub maxrss_kb: u64,
     pub elapsed: Duration,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -293,10 +297,6 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn killed_at_limit(&self) -> bool {
-        self.rc == 124 || self.rc == 137
-    }
-
     pub fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
@@ -317,9 +317,11 @@ impl Outcome {
 
     pub fn describe(&self) -> String {
         format!(
-            "rc={} elapsed={}ms leftovers={:?} written={:?}\nstderr: {}",
+            "rc={} killed={} elapsed={}ms maxrss={}KiB leftovers={:?} written={:?}\nstderr: {}",
             self.rc,
+            self.killed,
             self.elapsed.as_millis(),
+            self.maxrss_kb,
             self.leftovers,
             self.written,
             self.stderr_text().chars().take(2000).collect::<String>()
@@ -333,6 +335,23 @@ fn case_bin() -> std::path::PathBuf {
     std::env::var_os("OCFBOX_CASE_BIN")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(ocfbox_bin)
+}
+
+/// The case-init example next to this test binary (`cargo test` builds examples).
+fn case_init() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|d| d.join("examples/case-init"))
+        .unwrap_or_default();
+    if !path.is_file() {
+        panic!(
+            "missing {}: build it with `cargo build --examples` (`cargo test` and `make test` do)",
+            path.display()
+        );
+    }
+    path
 }
 
 /// The program names the binary holds and their kinds, as `ocfbox list` shows them.
