@@ -62,7 +62,7 @@ struct Program {
 }
 
 fn programs() -> Vec<Program> {
-    let bin = common::ocfbox_bin();
+    let bin = case::case_bin();
     case::programs()
         .into_iter()
         .map(|(name, kind)| {

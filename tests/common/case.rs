@@ -331,7 +331,7 @@ impl Outcome {
 
 /// The binary the cases run: this test run's build, or OCFBOX_CASE_BIN (to show a test
 /// failing on an older build).
-fn case_bin() -> std::path::PathBuf {
+pub fn case_bin() -> std::path::PathBuf {
     std::env::var_os("OCFBOX_CASE_BIN")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(ocfbox_bin)
