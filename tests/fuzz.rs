@@ -583,13 +583,13 @@ fn violations(p_kind: &str, case: &Case, timeout_ms: u64, out: &Outcome) -> Vec<
     if !out.leftovers.is_empty() {
         v.push(format!("left processes behind: {:?}", out.leftovers));
     }
-    // Writes where a parameter points are the configuration's doing (nfs_dir=/x/nfs may
-    // leave /x/nfs.backup), anything else is not.
-    let pointed: Vec<String> = case
+    // Writes where a value of the environment points are the configuration's doing
+    // (nfs_dir=/x/nfs may leave /x/nfs.backup; HA_LOGFILE=../x.log is relative to the
+    // working directory, /tmp), anything else is not.
+    let pointed: Vec<std::path::PathBuf> = case
         .env
         .iter()
-        .map(|(_, v)| v.to_string_lossy().into_owned())
-        .filter(|v| v.starts_with('/') && v.len() > 1)
+        .filter_map(|(_, v)| lexical(&v.to_string_lossy()))
         .collect();
     let stray: Vec<&String> = out
         .written
@@ -597,13 +597,45 @@ fn violations(p_kind: &str, case: &Case, timeout_ms: u64, out: &Outcome) -> Vec<
         .filter(|w| {
             !pointed
                 .iter()
-                .any(|p| w.starts_with(p.trim_end_matches('/')) || p.starts_with(w.as_str()))
+                .any(|p| points_at(p, std::path::Path::new(w)))
         })
         .collect();
     if !stray.is_empty() {
         v.push(format!("wrote outside the scratch area: {stray:?}"));
     }
     v
+}
+
+/// `value` as the absolute path it names from /tmp (the cases' working directory), `..`
+/// resolved without touching the file system.
+fn lexical(value: &str) -> Option<std::path::PathBuf> {
+    use std::path::Component;
+    if value.is_empty() || value.contains('\0') || value.contains('=') {
+        return None;
+    }
+    let joined = std::path::Path::new("/tmp").join(value);
+    let mut out = std::path::PathBuf::from("/");
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// Does a write of `w` follow from a value naming `p`: `p` itself, under it, a sibling
+/// named after it (`p.backup`), or a directory on the way to it.
+fn points_at(p: &std::path::Path, w: &std::path::Path) -> bool {
+    if p.parent().is_none() {
+        // "/" itself: a file right in it (HA_RSCTMP=/), not the whole tree.
+        return w.components().count() == 2;
+    }
+    let (ps, ws) = (p.to_string_lossy(), w.to_string_lossy());
+    w.starts_with(p) || p.starts_with(w) || ws.starts_with(&format!("{ps}."))
 }
 
 struct Tally {
@@ -653,7 +685,8 @@ fn campaign_run(
                         "case {i} of seed {seed} (case seed {case_seed:#x}):\n{f}\nreproduce: {}\n",
                         c.reproducer()
                     );
-                    eprintln!("FUZZ FINDING {report}");
+                    let short: String = report.chars().take(3000).collect();
+                    eprintln!("FUZZ FINDING {short}");
                     if let Some(dir) = out_dir {
                         let _ = std::fs::create_dir_all(dir);
                         let _ =

@@ -317,11 +317,12 @@ impl Outcome {
 
     pub fn describe(&self) -> String {
         format!(
-            "rc={} killed={} elapsed={}ms maxrss={}KiB leftovers={:?} written={:?}\nstderr: {}",
+            "rc={} killed={} elapsed={}ms maxrss={}KiB stdout={}B leftovers={:?} written={:?}\nstderr: {}",
             self.rc,
             self.killed,
             self.elapsed.as_millis(),
             self.maxrss_kb,
+            self.stdout.len(),
             self.leftovers,
             self.written,
             self.stderr_text().chars().take(2000).collect::<String>()
@@ -330,7 +331,7 @@ impl Outcome {
 }
 
 /// The binary the cases run: this test run's build, or OCFBOX_CASE_BIN (to show a test
-/// failing on an older build).
+/// failing on an older build). Not under /tmp: the cases get a /tmp of their own.
 pub fn case_bin() -> std::path::PathBuf {
     std::env::var_os("OCFBOX_CASE_BIN")
         .map(std::path::PathBuf::from)
