@@ -237,3 +237,32 @@ fn systemd_service_without_a_bus_socket_does_not_wait() {
         );
     }
 }
+
+/// #12.7, first half: a post-stop notify reaching a node whose own ganesha is dead (its pid
+/// file names a process that is gone) answers at once: no grace call can succeed there,
+/// and Pacemaker holds the whole transition (the survivors' VIPs too) for every notify.
+#[test]
+fn ganesha_grace_notify_with_the_local_ganesha_dead_answers_at_once() {
+    let case = Case::new("ganesha_grace", &["notify"])
+        .env("OCF_RESKEY_CRM_meta_notify_type", "post")
+        .env("OCF_RESKEY_CRM_meta_notify_operation", "stop")
+        .env("OCF_RESKEY_CRM_meta_notify_stop_uname", "node3")
+        .env("OCF_RESKEY_CRM_meta_notify_stop_resource", "nfs-grace:2")
+        .env("OCF_RESKEY_CRM_meta_notify_start_uname", " ")
+        .env("OCF_RESKEY_CRM_meta_on_node", "node2")
+        .env("OCF_RESKEY_CRM_meta_timeout", "10000")
+        .env("HA_LOGFACILITY", "none")
+        .env("HA_LOGFILE", "/dev/stderr")
+        .env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            "unix:path=/run/dbus/system_bus_socket",
+        )
+        .peer(Peer::HangUp)
+        // What a SIGKILLed ganesha leaves: a pid file naming no live process.
+        .setup("mkdir -p /run/ganesha && echo 4000000 > /run/ganesha/ganesha.pid");
+    let out = run(&case);
+    let log = out.stderr_text();
+    assert_eq!(out.rc, 0, "{}", out.describe());
+    assert!(log.contains("the local ganesha.nfsd is gone"), "{log}");
+    assert!(!log.contains("retrying"), "{log}");
+}
