@@ -7,9 +7,10 @@ use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
+use common::execd::{self, AgentEnv, Run};
 use common::ganesha::{get_grace_with_dbus_send, GaneshaOptions, GaneshaSandbox};
 use common::TempDir;
 
@@ -19,13 +20,15 @@ fn agents(tmp: &TempDir) -> PathBuf {
 }
 
 /// A clean agent environment: what pacemaker-execd would give, plus `extra`.
-fn agent_env(cmd: &mut Command, log: &Path, extra: &[(&str, &str)]) {
-    common::execd_env(cmd, log)
-        .env("OCF_RESOURCE_INSTANCE", "nfs-grace")
-        .env("OCF_RESKEY_CRM_meta_on_node", "node1");
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
+fn agent_env(log: &Path, extra: &[(&str, &str)]) -> AgentEnv {
+    AgentEnv::execd(log)
+        .instance("nfs-grace")
+        .meta("on_node", "node1")
+        .vars(extra.iter().copied())
+}
+
+fn with_vars(env: AgentEnv, vars: &[(&str, String)]) -> AgentEnv {
+    env.vars(vars.iter().map(|(k, v)| (*k, v.as_str())))
 }
 
 fn post_stop(stopped: &str, resources: &str) -> Vec<(&'static str, String)> {
@@ -49,16 +52,10 @@ fn notify(
     bin: &Path,
     vars: &[(&str, String)],
     extra: &[(&str, &str)],
-) -> (Output, String) {
+) -> (Run, String) {
     let log = sb.dir().join(format!("agent-{}.log", rand_suffix()));
-    let mut cmd = Command::new(bin.join("ganesha_grace"));
-    cmd.arg("notify");
-    agent_env(&mut cmd, &log, extra);
-    cmd.env("DBUS_SYSTEM_BUS_ADDRESS", sb.bus_address());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run ganesha_grace");
+    let env = agent_env(&log, extra).var("DBUS_SYSTEM_BUS_ADDRESS", &sb.bus_address());
+    let out = execd::run(&bin.join("ganesha_grace"), "notify", &with_vars(env, vars));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     (out, text)
 }
@@ -93,7 +90,7 @@ fn post_stop_puts_ganesha_into_grace_with_the_vip_key_and_it_lasts() {
             "node1=10.77.0.101 node2=10.77.0.102",
         )],
     );
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(out.code, 0, "{log}");
     assert!(
         log.contains("entered grace for failed node node2 (grace \"5:10.77.0.102\""),
         "{log}"
@@ -121,7 +118,7 @@ fn several_stopped_nodes_get_one_grace_call_each_and_self_is_skipped() {
         &post_stop("node3 node1 node2", "nfs-grace:2 nfs-grace:0 nfs-grace:1"),
         &[("OCF_RESKEY_node_vips", "node3=10.77.0.103")],
     );
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(out.code, 0, "{log}");
     // node3 by its VIP, node2 by name (not in node_vips), node1 is this node: skipped.
     assert!(
         log.contains("for failed node node3 (grace \"5:10.77.0.103\""),
@@ -139,7 +136,7 @@ fn several_stopped_nodes_get_one_grace_call_each_and_self_is_skipped() {
     // An empty stop list (a single space) asks nothing of ganesha.
     let before = sb.log().matches("IN GRACE").count();
     let (out, log) = notify(&sb, &bin, &post_stop(" ", " "), &[]);
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(out.code, 0, "{log}");
     assert!(!log.contains("grace \""), "{log}");
     assert_eq!(sb.log().matches("IN GRACE").count(), before);
 }
@@ -162,7 +159,7 @@ fn pre_start_enters_a_plain_grace_for_fail_back() {
     ];
     let before = sb.log().matches("IN GRACE").count();
     let (out, log) = notify(&sb, &bin, &vars, &[]);
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(out.code, 0, "{log}");
     assert!(
         log.contains("entered grace for the start of node2 (grace \"0:\""),
         "{log}"
@@ -187,7 +184,7 @@ fn ganesha_not_on_the_bus_is_retried_within_the_budget_and_notify_still_returns_
     vars.retain(|(k, _)| *k != "OCF_RESKEY_CRM_meta_timeout");
     vars.push(("OCF_RESKEY_CRM_meta_timeout", "3000".into()));
     let (out, log) = notify(&sb, &bin, &vars, &[]);
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(out.code, 0, "{log}");
     assert!(log.contains("is not on the D-Bus system bus"), "{log}");
     assert!(log.contains("retrying"), "{log}");
     assert!(
@@ -198,25 +195,21 @@ fn ganesha_not_on_the_bus_is_retried_within_the_budget_and_notify_still_returns_
     // Back on the bus: the same notification succeeds at the first attempt.
     sb.restart_ganesha();
     let (out, log2) = notify(&sb, &bin, &post_stop("node2", "nfs-grace:1"), &[]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.code, 0);
     assert!(
         log2.contains("entered grace for failed node node2"),
         "{log2}"
     );
 
     // No bus at all (socket gone): logged, 0.
-    let mut cmd = Command::new(bin.join("ganesha_grace"));
     let l = sb.dir().join("nobus.log");
-    agent_env(&mut cmd, &l, &[]);
-    cmd.arg("notify")
-        .env(
-            "DBUS_SYSTEM_BUS_ADDRESS",
-            format!("unix:path={}/nonexistent", sb.dir().display()),
-        )
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())));
-    let out = cmd.output().expect("run");
+    let env = agent_env(&l, &[]).var(
+        "DBUS_SYSTEM_BUS_ADDRESS",
+        &format!("unix:path={}/nonexistent", sb.dir().display()),
+    );
+    let out = execd::run(&bin.join("ganesha_grace"), "notify", &with_vars(env, &vars));
     let text = std::fs::read_to_string(&l).unwrap_or_default();
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(out.code, 0, "{text}");
     assert!(text.contains("cannot reach the D-Bus system bus"), "{text}");
 }
 
@@ -230,18 +223,12 @@ fn a_non_root_caller_is_refused_by_the_bus_and_not_retried() {
     std::fs::set_permissions(&log, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(bin.join("ganesha_grace"))
-        .arg("notify");
-    agent_env(&mut cmd, &log, &[]);
-    cmd.env("DBUS_SYSTEM_BUS_ADDRESS", sb.bus_address());
-    cmd.envs(
-        post_stop("node2", "nfs-grace:1")
-            .iter()
-            .map(|(k, v)| (*k, v.as_str())),
-    );
-    let out = cmd.output().expect("run as nobody");
+        .arg(bin.join("ganesha_grace"));
+    let env = agent_env(&log, &[]).var("DBUS_SYSTEM_BUS_ADDRESS", &sb.bus_address());
+    let env = with_vars(env, &post_stop("node2", "nfs-grace:1"));
+    let out = execd::run_command(cmd, "notify", &env, "ganesha_grace notify as nobody");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(out.code, 0, "{text}");
     assert!(text.contains("denied the call"), "{text}");
     assert!(text.contains("after 1 attempts"), "{text}");
     assert!(!text.contains("retrying"), "{text}");
@@ -250,10 +237,7 @@ fn a_non_root_caller_is_refused_by_the_bus_and_not_retried() {
 // ---------------------------------------------------------------- ganesha_nfsd ----
 
 fn nfsd(bin: &Path, action: &str, mnt: &Path, nfs_dir: &Path, log: &Path) -> (i32, String) {
-    let mut cmd = Command::new(bin.join("ganesha_nfsd"));
-    cmd.arg(action);
-    agent_env(
-        &mut cmd,
+    let env = agent_env(
         log,
         &[
             ("OCF_RESOURCE_INSTANCE", "nfs_setup"),
@@ -262,11 +246,8 @@ fn nfsd(bin: &Path, action: &str, mnt: &Path, nfs_dir: &Path, log: &Path) -> (i3
             ("OCF_RESKEY_CRM_meta_interval", "30000"),
         ],
     );
-    let out = cmd.output().expect("run ganesha_nfsd");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = execd::run(&bin.join("ganesha_nfsd"), action, &env);
+    (out.code, out.stderr)
 }
 
 #[test]
@@ -363,21 +344,16 @@ fn nfsd_passes_ocf_tester() {
     let mnt = tmp.join("shared");
     std::fs::create_dir_all(mnt.join("nfs-ganesha").join(&host).join("nfs")).unwrap();
     std::fs::create_dir_all(tmp.join("var/nfs")).unwrap();
-    let out = Command::new("ocf-tester")
-        .args(["-n", "nfs_setup"])
+    let mut cmd = Command::new("ocf-tester");
+    cmd.args(["-n", "nfs_setup"])
         .arg("-o")
         .arg(format!("ha_vol_mnt={}", mnt.display()))
         .arg("-o")
         .arg(format!("nfs_dir={}", tmp.join("var/nfs").display()))
-        .arg(bin.join("ganesha_nfsd"))
-        .output()
-        .expect("ocf-tester");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+        .arg(bin.join("ganesha_nfsd"));
+    let out = execd::run_within(cmd, Duration::from_secs(120), "ocf-tester ganesha_nfsd");
+    let text = out.text();
+    assert_eq!(out.code, 0, "{text}");
     assert!(text.contains("passed all tests"), "{text}");
     // it left the directory as it found it
     assert!(tmp.join("var/nfs").is_dir() && !tmp.join("var/nfs").is_symlink());

@@ -6,14 +6,14 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::Output;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use common::execd::{self, AgentEnv, Run};
 use common::ganesha::{NodeGanesha, NODE_BUS_ENV, PIDFILE};
 use common::pacemaker::{wait_alert, Cluster, ClusterOptions, Node};
-use common::{execd_env, output_text as text, TempDir};
+use common::TempDir;
 
 const WAIT: Duration = Duration::from_secs(60);
 const AGENTS: &str = "/usr/lib/ocf/resource.d/ocfbox";
@@ -136,27 +136,27 @@ fn dead_ganesha_removes_grace_active_then_ganesha_active_and_comes_back_in_rever
         "monitor",
         &[("OCF_RESOURCE_INSTANCE", "nfs-mon")],
     );
-    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+    assert_eq!(probe.code, 7, "{}", probe.text());
 }
 
 /// Runs an agent by hand inside the node, with the environment pacemaker-execd gives.
-fn run_agent(node: &Node, agent: &str, action: &str, vars: &[(&str, &str)]) -> Output {
-    let mut cmd = node.command(format!("{AGENTS}/{agent}"));
-    cmd.arg(action);
-    execd_env(&mut cmd, &node.dir().join("agents.log"))
-        .env(NODE_BUS_ENV.0, NODE_BUS_ENV.1)
-        .env("OCF_RESKEY_CRM_meta_on_node", node.name())
-        .env("OCF_RESKEY_CRM_meta_timeout", "20000");
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.stdin(std::process::Stdio::null())
-        .output()
-        .expect("run agent")
+fn run_agent(node: &Node, agent: &str, action: &str, vars: &[(&str, &str)]) -> Run {
+    let env = AgentEnv::execd(&node.dir().join("agents.log"))
+        .var(NODE_BUS_ENV.0, NODE_BUS_ENV.1)
+        .meta("on_node", node.name())
+        .meta("timeout", "20000")
+        .vars(vars.iter().copied());
+    let cmd = node.command(format!("{AGENTS}/{agent}"));
+    execd::run_command(
+        cmd,
+        action,
+        &env,
+        &format!("{agent} {action} on {}", node.name()),
+    )
 }
 
 /// ganesha_mon by hand with its own attribute names, a pid file we control, no delay.
-fn mon(node: &Node, action: &str, pid_file: Option<&str>, extra: &[(&str, &str)]) -> Output {
+fn mon(node: &Node, action: &str, pid_file: Option<&str>, extra: &[(&str, &str)]) -> Run {
     let mut vars = vec![
         ("OCF_RESOURCE_INSTANCE", "edge-mon"),
         ("OCF_RESKEY_ganesha_active", "edge-ganesha"),
@@ -169,7 +169,7 @@ fn mon(node: &Node, action: &str, pid_file: Option<&str>, extra: &[(&str, &str)]
     }
     vars.extend_from_slice(extra);
     let out = run_agent(node, "ganesha_mon", action, &vars);
-    assert_eq!(out.status.code(), Some(0), "mon {action}: {}", text(&out));
+    assert_eq!(out.code, 0, "mon {action}: {}", out.text());
     out
 }
 
@@ -194,14 +194,14 @@ fn mon_pid_file_edge_cases_check_levels_probes_and_grace_start() {
         "monitor",
         &[("OCF_RESOURCE_INSTANCE", "edge-mon")],
     );
-    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+    assert_eq!(probe.code, 7, "{}", probe.text());
     let probe = run_agent(
         node,
         "ganesha_grace",
         "monitor",
         &[("OCF_RESOURCE_INSTANCE", "edge-grace")],
     );
-    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+    assert_eq!(probe.code, 7, "{}", probe.text());
 
     write_in_node(node, pf, &format!("{real_pid}\n"));
     mon(node, "start", Some(pf), &[]);
@@ -236,7 +236,7 @@ fn mon_pid_file_edge_cases_check_levels_probes_and_grace_start() {
         assert!(
             agents_log.contains("ganesha.nfsd is not running"),
             "{what}: {}\n{agents_log}",
-            text(&out)
+            out.text()
         );
         // back to the real pid: attributes return
         write_in_node(node, pf, &format!("{real_pid}\n"));
@@ -278,7 +278,7 @@ fn mon_pid_file_edge_cases_check_levels_probes_and_grace_start() {
         "monitor",
         &[("OCF_RESOURCE_INSTANCE", "edge-mon")],
     );
-    assert_eq!(probe.status.code(), Some(7), "{}", text(&probe));
+    assert_eq!(probe.code, 7, "{}", probe.text());
 
     // ganesha_grace start waits for grace-active (attrd is asynchronous), no fixed sleep.
     let grace_vars = [
@@ -294,41 +294,34 @@ fn mon_pid_file_edge_cases_check_levels_probes_and_grace_start() {
         assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
         c.attrd_update(0, "edge-grace", "1").unwrap();
         let out = rx.recv_timeout(WAIT).expect("start never returned");
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.code, 0, "{}", out.text());
     });
     let mut mvars = grace_vars.to_vec();
     mvars.push(("OCF_RESKEY_CRM_meta_interval", "5000"));
-    assert_eq!(
-        run_agent(node, "ganesha_grace", "monitor", &mvars)
-            .status
-            .code(),
-        Some(0)
-    );
+    assert_eq!(run_agent(node, "ganesha_grace", "monitor", &mvars).code, 0);
     node.exec_ok(&["attrd_updater", "-n", "edge-grace", "-D"])
         .unwrap();
     wait_attr(&c, "edge-grace", None);
     let out = run_agent(node, "ganesha_grace", "monitor", &mvars);
-    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+    assert_eq!(out.code, 7, "{}", out.text());
     assert!(
-        text(&out).contains("edge-grace is not 1 on node1"),
+        out.text().contains("edge-grace is not 1 on node1"),
         "{}",
-        text(&out)
+        out.text()
     );
     assert_eq!(
-        run_agent(node, "ganesha_grace", "stop", &grace_vars)
-            .status
-            .code(),
-        Some(0)
+        run_agent(node, "ganesha_grace", "stop", &grace_vars).code,
+        0
     );
     // a start whose attribute never comes fails within its budget, with the reason
     let mut short = grace_vars.to_vec();
     short.push(("OCF_RESKEY_CRM_meta_timeout", "3000"));
     let out = run_agent(node, "ganesha_grace", "start", &short);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.code, 1, "{}", out.text());
     assert!(
-        text(&out).contains("ocf-exit-reason:edge-grace is not 1"),
+        out.text().contains("ocf-exit-reason:edge-grace is not 1"),
         "{}",
-        text(&out)
+        out.text()
     );
 }
 
@@ -358,18 +351,18 @@ fn mon_and_grace_pass_ocf_tester() {
             argv.push(o.into());
         }
         argv.push(format!("{AGENTS}/{agent}"));
-        let out = node
-            .command(&argv[0])
-            .args(&argv[1..])
-            .env(NODE_BUS_ENV.0, NODE_BUS_ENV.1)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("ocf-tester");
-        assert!(out.status.success(), "{agent}: {}", text(&out));
+        let mut cmd = node.command(&argv[0]);
+        cmd.args(&argv[1..]).env(NODE_BUS_ENV.0, NODE_BUS_ENV.1);
+        let out = execd::run_within(
+            cmd,
+            Duration::from_secs(120),
+            &format!("ocf-tester {agent}"),
+        );
+        assert_eq!(out.code, 0, "{agent}: {}", out.text());
         assert!(
-            text(&out).contains("passed all tests"),
+            out.text().contains("passed all tests"),
             "{agent}: {}",
-            text(&out)
+            out.text()
         );
     }
 }

@@ -6,8 +6,8 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
+use common::execd::{self, AgentEnv, Run};
 use common::ganesha::require_ganesha;
 use common::proc;
 use common::systemd::SystemdSandbox;
@@ -30,23 +30,16 @@ impl Rig {
 
     /// The preset, run inside the sandbox: systemd through the session bus (the user
     /// manager), ganesha through its system bus.
-    fn run(&self, action: &str, vars: &[(&str, &str)]) -> Output {
-        let mut cmd = self.sd.command(self.agents.join("nfs-ganesha"));
-        cmd.arg(action)
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("OCF_ROOT", "/usr/lib/ocf")
-            .env("OCF_RA_VERSION_MAJOR", "1")
-            .env("OCF_RA_VERSION_MINOR", "1")
-            .env("OCF_RESOURCE_INSTANCE", "ganesha")
-            .env("OCF_RESKEY_CRM_meta_timeout", "20000")
-            .env("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
-            .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus());
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        cmd.stdin(std::process::Stdio::null())
-            .output()
-            .expect("run the preset")
+    fn run(&self, action: &str, vars: &[(&str, &str)]) -> Run {
+        let env = AgentEnv::ocf()
+            .vars(self.sd.agent_env())
+            .instance("ganesha")
+            .meta("timeout", "20000")
+            .var("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
+            .var("DBUS_SYSTEM_BUS_ADDRESS", &self.bus())
+            .vars(vars.iter().copied());
+        let cmd = self.sd.command(self.agents.join("nfs-ganesha"));
+        execd::run_command(cmd, action, &env, &format!("nfs-ganesha {action}"))
     }
 }
 
@@ -95,12 +88,12 @@ fn nfs_ganesha_preset_starts_the_unit_and_checks_the_admin_interface() {
     };
 
     let out = rig.run("validate-all", &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.code, 0, "{}", out.text());
     let out = rig.run("monitor", &[]);
-    assert_eq!(out.status.code(), Some(7), "probe: {}", text(&out));
+    assert_eq!(out.code, 7, "probe: {}", out.text());
     // start returns once the unit runs AND ganesha answers on its bus
     let out = rig.run("start", &[]);
-    assert_eq!(out.status.code(), Some(0), "start: {}", text(&out));
+    assert_eq!(out.code, 0, "start: {}", out.text());
     assert_eq!(rig.sd.active_state("nfs-ganesha.service"), "active");
     assert!(
         common::ganesha::get_grace_with_dbus_send(&rig.bus()).is_some(),
@@ -108,7 +101,7 @@ fn nfs_ganesha_preset_starts_the_unit_and_checks_the_admin_interface() {
     );
     let recurring = [("OCF_RESKEY_CRM_meta_interval", "10000")];
     let out = rig.run("monitor", &recurring);
-    assert_eq!(out.status.code(), Some(0), "monitor: {}", text(&out));
+    assert_eq!(out.code, 0, "monitor: {}", out.text());
 
     // The process runs but its admin interface cannot answer (a hung daemon): the unit is
     // "active", the health check is not.
@@ -124,25 +117,15 @@ fn nfs_ganesha_preset_starts_the_unit_and_checks_the_admin_interface() {
     ];
     let out = rig.run("monitor", &hung);
     assert!(proc::kill(pid, "CONT"));
-    assert_eq!(out.status.code(), Some(1), "hung monitor: {}", text(&out));
-    assert!(text(&out).contains("ocf-exit-reason:"), "{}", text(&out));
-    assert!(text(&out).contains("ganesha"), "{}", text(&out));
+    assert_eq!(out.code, 1, "hung monitor: {}", out.text());
+    assert!(out.text().contains("ocf-exit-reason:"), "{}", out.text());
+    assert!(out.text().contains("ganesha"), "{}", out.text());
     let out = rig.run("monitor", &recurring);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "monitor after CONT: {}",
-        text(&out)
-    );
+    assert_eq!(out.code, 0, "monitor after CONT: {}", out.text());
 
     let out = rig.run("stop", &[]);
-    assert_eq!(out.status.code(), Some(0), "stop: {}", text(&out));
+    assert_eq!(out.code, 0, "stop: {}", out.text());
     assert_eq!(rig.sd.active_state("nfs-ganesha.service"), "inactive");
     let out = rig.run("monitor", &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "probe after stop: {}",
-        text(&out)
-    );
+    assert_eq!(out.code, 7, "probe after stop: {}", out.text());
 }

@@ -5,29 +5,24 @@
 use crate::common;
 
 use std::os::unix::fs::symlink;
-use std::process::{Command, Output};
 
+use common::execd::{self, AgentEnv, Run};
 use common::{ocfbox_bin, TempDir};
 
 /// ganesha_mon needs no peer to refuse a malformed parameter, which makes it a good
 /// subject: the refusal is a failure with a reason.
-fn run_agent(dir: &TempDir, env: &[(&str, String)]) -> Output {
+fn run_agent(dir: &TempDir, env: &[(&str, String)]) -> Run {
     let link = dir.join("ganesha_mon");
     if !link.exists() {
         symlink(ocfbox_bin(), &link).expect("symlink");
     }
-    let mut cmd = Command::new(&link);
-    cmd.arg("monitor")
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run ganesha_mon")
+    // Only what each test sets: the log sinks are what is under test.
+    let env = AgentEnv::bare().vars(env.iter().map(|(k, v)| (*k, v.as_str())));
+    execd::run(&link, "monitor", &env)
 }
 
-fn reason_lines(out: &Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
+fn reason_lines(out: &Run) -> Vec<String> {
+    out.stderr
         .lines()
         .filter(|l| l.starts_with("ocf-exit-reason:"))
         .map(str::to_string)
@@ -47,11 +42,7 @@ fn a_failure_gives_one_reason_on_stderr_and_an_error_line_in_the_log_file() {
             ("HA_LOGFILE", logfile.display().to_string()),
         ],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "a malformed parameter is OCF_ERR_CONFIGURED"
-    );
+    assert_eq!(out.code, 6, "a malformed parameter is OCF_ERR_CONFIGURED");
     let reasons = reason_lines(&out);
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert!(reasons[0].contains("grace_delay"), "{reasons:?}");
@@ -65,7 +56,7 @@ fn a_failure_gives_one_reason_on_stderr_and_an_error_line_in_the_log_file() {
         "tag missing: {line}"
     );
     // With a log file as the sink, stderr carries the reason and nothing else.
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = &out.stderr;
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
@@ -79,8 +70,8 @@ fn without_log_sinks_stderr_is_the_log_and_the_reason_is_not_doubled() {
             ("OCF_RESKEY_grace_delay", "soon".into()),
         ],
     );
-    assert_eq!(out.status.code(), Some(6));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 6);
+    let stderr = &out.stderr;
     let mentions = stderr.lines().filter(|l| l.contains("grace_delay")).count();
     assert_eq!(
         mentions, 1,

@@ -1,7 +1,7 @@
 //! SystemdService and its presets against a REAL systemd (`systemd --user`, systemd 252, in
 //! the harness's sandbox) and a real single-node Pacemaker.
 //!
-//! Every agent run goes through `run_like_execd`: like pacemaker-execd it SIGKILLs the
+//! Every agent run goes through `common::execd`: like pacemaker-execd it SIGKILLs the
 //! agent's process group when CRM_meta_timeout passes, so an agent that overran its budget
 //! fails the test with "killed", not with a timing assertion.
 
@@ -9,108 +9,15 @@ use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::execd::{self, AgentEnv, Run};
 use common::pacemaker::{Cluster, ClusterOptions};
 use common::systemd::SystemdSandbox;
 use common::TempDir;
-
-const PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// One agent invocation's result.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// The last `ocf-exit-reason:` line (the one Pacemaker keeps).
-    fn reason(&self) -> String {
-        self.stderr
-            .lines()
-            .filter_map(|l| l.strip_prefix("ocf-exit-reason:"))
-            .next_back()
-            .unwrap_or("")
-            .to_string()
-    }
-
-    #[track_caller]
-    fn expect(&self, code: i32, what: &str) -> &Self {
-        assert_eq!(
-            self.code,
-            code,
-            "{what}: expected rc {code}, got {}\nreason: {}\nstderr:\n{}",
-            self.code,
-            self.reason(),
-            self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn reason_has(&self, text: &str) -> &Self {
-        assert!(
-            self.reason().contains(text),
-            "exit reason lacks {text:?}: {:?}\nstderr:\n{}",
-            self.reason(),
-            self.stderr
-        );
-        self
-    }
-}
-
-/// Run `cmd` the way pacemaker-execd does: own process group, SIGKILL to the group when
-/// `timeout` passes. Panics when that happens (the agent did not return in time).
-fn run_like_execd(mut cmd: Command, timeout: Duration, what: &str) -> Run {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    let pgid = child.id() as i32;
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = pipe.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = reader(Box::new(child.stdout.take().expect("stdout")));
-    let err = reader(Box::new(child.stderr.take().expect("stderr")));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pgid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            let _ = child.wait();
-            panic!(
-                "{what} was still running at its CRM_meta_timeout ({timeout:?}): pacemaker-execd \
-                 would have SIGKILLed it\nstderr:\n{}",
-                err.join().unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
-}
 
 /// A systemd sandbox and a provider directory with every ocfbox agent linked to a copy of
 /// the binary (readable by nobody, for ocf-tester's meta-data check).
@@ -147,51 +54,33 @@ impl Rig {
     /// The agent's environment: the sandbox's manager, OCF basics, then `vars`. A key in
     /// lower case is an instance parameter (OCF_RESKEY_<key>), `CRM_meta_*` a meta
     /// attribute, anything else a variable as named.
-    fn env(&self, vars: &[(&str, &str)]) -> (Vec<(String, String)>, Duration) {
-        let mut env: Vec<(String, String)> = vec![
-            ("PATH".into(), PATH.into()),
-            ("LANG".into(), "C.UTF-8".into()),
-            ("OCF_ROOT".into(), "/usr/lib/ocf".into()),
-            ("OCF_RA_VERSION_MAJOR".into(), "1".into()),
-            ("OCF_RA_VERSION_MINOR".into(), "1".into()),
-            ("OCF_RESOURCE_INSTANCE".into(), "test".into()),
-            ("OCF_RESKEY_CRM_meta_timeout".into(), "20000".into()),
-        ];
-        env.extend(self.sd.agent_env());
+    fn env(&self, vars: &[(&str, &str)]) -> AgentEnv {
+        let mut env = AgentEnv::ocf()
+            .var("LANG", "C.UTF-8")
+            .instance("test")
+            .meta("timeout", "20000")
+            .vars(self.sd.agent_env());
         for (k, v) in vars {
-            let key =
-                if k.starts_with(|c: char| c.is_ascii_lowercase()) || k.starts_with("CRM_meta_") {
-                    format!("OCF_RESKEY_{k}")
-                } else {
-                    k.to_string()
-                };
-            env.retain(|(e, _)| *e != key);
-            env.push((key, v.to_string()));
+            env = if k.starts_with(|c: char| c.is_ascii_lowercase()) || k.starts_with("CRM_meta_") {
+                env.param(k, v)
+            } else {
+                env.var(k, v)
+            };
         }
-        let timeout = env
-            .iter()
-            .find(|(k, _)| k == "OCF_RESKEY_CRM_meta_timeout")
-            .and_then(|(_, v)| v.parse().ok())
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::from_secs(20));
-        (env, timeout)
+        env
     }
 
     /// Run `agent action` on the host (the manager is reached over its bus socket).
     fn run(&self, agent: &str, action: &str, vars: &[(&str, &str)]) -> Run {
-        let (env, timeout) = self.env(vars);
-        let mut cmd = Command::new(self.agent(agent));
-        cmd.arg(action).env_clear().envs(env);
-        run_like_execd(cmd, timeout, &format!("{agent} {action}"))
+        execd::run(&self.agent(agent), action, &self.env(vars))
     }
 
     /// Run `agent action` inside the sandbox's network namespace, where the units'
     /// services listen (health checks).
     fn run_inside(&self, agent: &str, action: &str, vars: &[(&str, &str)]) -> Run {
-        let (env, timeout) = self.env(vars);
-        let mut cmd = self.sd.command(self.agent(agent));
-        cmd.arg(action).env_clear().envs(env);
-        run_like_execd(cmd, timeout, &format!("{agent} {action} (in the sandbox)"))
+        let cmd = self.sd.command(self.agent(agent));
+        let what = format!("{agent} {action} (in the sandbox)");
+        execd::run_command(cmd, action, &self.env(vars), &what)
     }
 
     fn dropin(&self, unit: &str) -> PathBuf {
@@ -458,7 +347,7 @@ fn a_start_that_hangs_returns_with_a_reason_before_the_op_timeout() {
         "hang.service",
         "[Service]\nExecStartPre=/bin/sleep 120\nExecStart=/bin/sleep 600\n",
     );
-    // run_like_execd SIGKILLs at the 6 s CRM_meta_timeout: returning is the assertion.
+    // common::execd SIGKILLs at the 6 s CRM_meta_timeout: returning is the assertion.
     let run = rig.run(
         "SystemdService",
         "start",
@@ -657,13 +546,12 @@ fn ocf_tester_passes_on_a_sandbox_unit() {
     let ocf_tester = common::require_cmd("ocf-tester", "resource-agents");
     let rig = Rig::new();
     rig.sd.install_unit("tested.service", SLEEPER);
-    let (env, _) = rig.env(&[]);
     let mut cmd = Command::new(ocf_tester);
-    cmd.env_clear()
-        .envs(env)
+    rig.env(&[])
+        .apply(&mut cmd)
         .args(["-n", "t", "-o", "unit=tested"])
         .arg(rig.agent("SystemdService"));
-    let run = run_like_execd(cmd, Duration::from_secs(120), "ocf-tester");
+    let run = execd::run_within(cmd, Duration::from_secs(120), "ocf-tester");
     assert!(
         run.code == 0 && run.stdout.contains("passed all tests"),
         "ocf-tester failed ({}):\n{}\n{}",
@@ -840,22 +728,17 @@ fn without_a_reachable_systemd_start_and_probes_say_not_installed() {
     let agent = dir.join("SystemdService");
     symlink(common::ocfbox_bin(), &agent).expect("symlink");
     let run = |action: &str, extra: &[(&str, &str)]| {
-        let mut cmd = Command::new(&agent);
-        cmd.arg(action)
-            .env_clear()
-            .env("PATH", PATH)
-            .env("OCFBOX_SYSTEMD_MANAGER", "user")
-            .env("XDG_RUNTIME_DIR", dir.path())
-            .env(
+        let env = AgentEnv::bare()
+            .var("OCFBOX_SYSTEMD_MANAGER", "user")
+            .var("XDG_RUNTIME_DIR", &dir.path().display().to_string())
+            .var(
                 "DBUS_SESSION_BUS_ADDRESS",
-                format!("unix:path={}", dir.join("no-bus").display()),
+                &format!("unix:path={}", dir.join("no-bus").display()),
             )
-            .env("OCF_RESKEY_unit", "web")
-            .env("OCF_RESKEY_CRM_meta_timeout", "20000");
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        run_like_execd(cmd, Duration::from_secs(20), action)
+            .param("unit", "web")
+            .meta("timeout", "20000")
+            .vars(extra.iter().copied());
+        execd::run(&agent, action, &env)
     };
     run("monitor", &[])
         .expect(5, "probe without systemd")

@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ganesha::{admin, pid, Liveness};
+use crate::ocf::action::Basic as Action;
 use crate::ocf::state::{boottime_ms, StateFile};
 use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker::{self, attrd};
@@ -49,15 +50,6 @@ const PENDING: &str = "grace_deleted_ms";
 
 /// Time kept back, after a wait, for the attrd call that ends it.
 const CALL_RESERVE: Duration = Duration::from_millis(1500);
-
-crate::ocf_actions! {
-    pub enum Action {
-        Start = "start",
-        Stop = "stop",
-        Monitor = "monitor" | "status",
-        ValidateAll = "validate-all",
-    }
-}
 
 impl OcfAgent for GaneshaMon {
     type Action = Action;

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::ocf::action::Basic as Action;
 use crate::ocf::{Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
 use crate::pacemaker;
 
@@ -22,15 +23,6 @@ const SPECS: &[ParamSpec] = &[
     ParamSpec::string("ha_vol_mnt").default("/run/gluster/shared_storage"),
     ParamSpec::string("nfs_dir").default("/var/lib/nfs"),
 ];
-
-crate::ocf_actions! {
-    pub enum Action {
-        Start = "start",
-        Stop = "stop",
-        Monitor = "monitor" | "status",
-        ValidateAll = "validate-all",
-    }
-}
 
 impl OcfAgent for GaneshaNfsd {
     type Action = Action;

@@ -14,15 +14,14 @@ use std::time::{Duration, Instant};
 
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
-use crate::ocf::metadata::xml_escape;
 use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::dropin::{self, DropIn};
 use crate::systemd::outcome::{self, Monitor};
 use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
 
-const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
+pub(crate) const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
 
-const SPECS: &[ParamSpec] = &[
+pub(crate) const SPECS: &[ParamSpec] = &[
     ParamSpec::string("unit").required(),
     ParamSpec::string("monitor_url"),
     ParamSpec::string("monitor_url_status"),
@@ -75,26 +74,6 @@ impl OcfAgent for SystemdService {
     }
 }
 
-impl OcfAgent for Preset {
-    type Action = Action;
-
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn metadata(&self) -> Cow<'static, str> {
-        Cow::Owned(preset_metadata(self))
-    }
-
-    fn params(&self) -> Cow<'static, [ParamSpec]> {
-        Cow::Owned(preset_specs())
-    }
-
-    fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
-        run(action, ctx, Some(self))
-    }
-}
-
 pub(crate) fn run(
     action: Action,
     ctx: &Context<'_>,
@@ -132,7 +111,7 @@ impl Config {
     fn read(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<Config> {
         let specs = match preset {
             None => Cow::Borrowed(SPECS),
-            Some(_) => Cow::Owned(preset_specs()),
+            Some(_) => Cow::Owned(super::presets::preset_specs()),
         };
         let p = ctx.params(&specs);
         let unit_param = p.string("unit")?;
@@ -265,14 +244,9 @@ fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
     let unit = status.unit.clone();
 
     let dropin = drop_in_for(ctx, sd, &unit);
-    let changed = dropin.write_if_changed().map_err(|e| {
-        let what = format!("cannot write the drop-in {}: {e}", dropin.path.display());
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            OcfError::Perm(what)
-        } else {
-            OcfError::Generic(what)
-        }
-    })?;
+    let changed = dropin
+        .write_if_changed()
+        .map_err(|e| outcome::dropin_write_error(&dropin.path, e))?;
     if changed || status.need_daemon_reload {
         log::debug!(
             "drop-in {} changed; reloading systemd",
@@ -350,11 +324,7 @@ fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> 
     let mut status = match sd.inspect(&cfg.units, explain, ctx.deadline.budget(SYSTEMD_CALL)) {
         Ok(status) => status,
         // A probe on a node without a reachable systemd: not running here (OCF: never 1).
-        Err(e) if ctx.is_probe() && outcome::unreachable(&e) => {
-            return Err(OcfError::NotInstalled(format!(
-                "systemd is not reachable on this node: {e}"
-            )))
-        }
+        Err(e) if ctx.is_probe() => return Err(outcome::where_it_can_run(e, &ctx.deadline)),
         Err(e) => return Err(outcome::error(e, &ctx.deadline)),
     };
     if let Monitor::Transitioning(why) = outcome::monitor(&status) {
@@ -436,12 +406,7 @@ fn startable_unit(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<Un
 fn inspect(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
     let status = sd
         .inspect(&cfg.units, Explain::No, ctx.deadline.budget(SYSTEMD_CALL))
-        .map_err(|e| match e {
-            e if outcome::unreachable(&e) => {
-                OcfError::NotInstalled(format!("systemd is not reachable on this node: {e}"))
-            }
-            e => outcome::error(e, &ctx.deadline),
-        })?;
+        .map_err(|e| outcome::where_it_can_run(e, &ctx.deadline))?;
     if cfg.units.len() > 1 && status.exists() {
         log::debug!(
             "using unit {} (candidates {})",
@@ -548,90 +513,6 @@ fn wait_until_healthy(
                 .min(give_up.saturating_duration_since(Instant::now())),
         );
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// Presets' parameters and meta-data: SystemdService's, with `unit` optional and their own
-// description. Everything else (every other parameter, the actions) is shared text.
-
-fn preset_specs() -> Vec<ParamSpec> {
-    SPECS
-        .iter()
-        .map(|s| {
-            let mut s = s.clone();
-            if s.name == "unit" {
-                s.required = false;
-            }
-            s
-        })
-        .collect()
-}
-
-fn describe_preset_check(check: &PresetCheck) -> String {
-    match check {
-        PresetCheck::UnitOnly => {
-            "none: the unit state is checked (the service has no endpoint to ask)".into()
-        }
-        PresetCheck::Http { url, status, body } => {
-            format!("GET {url}, expecting HTTP status {status} and \"{body}\" in the body (the API's version document)")
-        }
-        PresetCheck::Tcp(t) => format!("a TCP connect to {t}"),
-        PresetCheck::Command(c) => format!("the command `{c}`"),
-        PresetCheck::GaneshaAdmin => {
-            "org.ganesha.nfsd.admin.get_grace answering on the D-Bus system bus".into()
-        }
-    }
-}
-
-/// SystemdService.xml with the preset's name, descriptions and an optional `unit`.
-fn preset_metadata(preset: &Preset) -> String {
-    let head_start = METADATA.find("<resource-agent ").unwrap_or(0);
-    let params_start = METADATA.find("<parameters>").unwrap_or(METADATA.len());
-    let unit_start = METADATA
-        .find("<parameter name=\"unit\"")
-        .unwrap_or(params_start);
-    let unit_end = METADATA[unit_start..]
-        .find("</parameter>")
-        .map(|i| unit_start + i + "</parameter>".len())
-        .unwrap_or(unit_start);
-    let units = preset.units.join(", ");
-    let head = format!(
-        "<resource-agent name=\"{name}\" version=\"0.1\">\n<version>1.1</version>\n\
-<longdesc lang=\"en\">\n\
-Runs {title} as a cluster resource: the SystemdService agent with this service's defaults.\n\n\
-Unit: the first of {units} that is installed on the node (the unit parameter overrides).\n\
-Health check: {check}. Setting monitor_url, monitor_tcp or monitor_cmd replaces it;\n\
-monitor_url_status, monitor_url_body, ca_file and insecure adjust it.\n\n\
-systemd starts, stops and reloads the unit over D-Bus, waiting for each job's completion\n\
-signal; the agent checks the service itself. See SystemdService for the drop-in it writes,\n\
-the check depths (OCF_CHECK_LEVEL, check_level) and the start grace.\n\
-</longdesc>\n\
-<shortdesc lang=\"en\">{short} ({what})</shortdesc>\n",
-        name = xml_escape(preset.name),
-        title = xml_escape(preset.title),
-        units = xml_escape(&units),
-        check = xml_escape(&describe_preset_check(&preset.check)),
-        short = xml_escape(preset.title),
-        what = match preset.check {
-            PresetCheck::UnitOnly => "systemd unit",
-            _ => "systemd unit + health check",
-        },
-    );
-    let unit_param = format!(
-        "<parameter name=\"unit\" required=\"0\">\n<longdesc lang=\"en\">\n\
-The systemd unit to run instead of the first installed of {units}.\n\
-</longdesc>\n<shortdesc lang=\"en\">systemd unit name (default: detected)</shortdesc>\n\
-<content type=\"string\"/>\n</parameter>",
-        units = xml_escape(&units)
-    );
-    format!(
-        "{}{}{}{}{}",
-        &METADATA[..head_start],
-        head,
-        &METADATA[params_start..unit_start],
-        unit_param,
-        &METADATA[unit_end..]
-    )
 }
 
 #[cfg(test)]
@@ -758,24 +639,5 @@ mod tests {
         assert_eq!(c.units, vec![UnitName::parse("my-nova").unwrap()]);
         assert_eq!(c.checks.len(), 1);
         assert!(c.checks[0].describe().starts_with("TCP"));
-    }
-
-    #[test]
-    fn preset_metadata_is_systemd_service_with_its_own_head_and_optional_unit() {
-        for p in PRESETS {
-            let xml = preset_metadata(p);
-            assert!(xml.starts_with("<?xml"), "{}", p.name);
-            assert!(xml.contains("<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">"));
-            assert!(xml.contains(&format!("<resource-agent name=\"{}\"", p.name)));
-            assert!(xml.contains("<parameter name=\"unit\" required=\"0\">"));
-            assert!(!xml.contains("SystemdService\" version"));
-            assert_eq!(xml.matches("<parameter name=").count(), SPECS.len());
-            assert_eq!(
-                xml.matches("<longdesc").count(),
-                METADATA.matches("<longdesc").count()
-            );
-            assert!(xml.contains("<action name=\"reload\""));
-            assert!(xml.contains(p.units[0]));
-        }
     }
 }

@@ -104,6 +104,7 @@ fn metadata_and_code_agree_on_every_parameter() {
     }
 }
 
+/// The mandatory actions, and exactly the actions the agent's enum implements.
 #[test]
 fn every_agent_advertises_the_mandatory_actions() {
     for agent in super::all() {
@@ -116,6 +117,12 @@ fn every_agent_advertises_the_mandatory_actions() {
                 agent.name()
             );
         }
+        let mut advertised: Vec<&str> = actions.into_iter().filter(|a| *a != "meta-data").collect();
+        advertised.sort();
+        advertised.dedup();
+        let mut implemented = agent.action_names().to_vec();
+        implemented.sort();
+        assert_eq!(advertised, implemented, "{}", agent.name());
     }
 }
 

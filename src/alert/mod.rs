@@ -88,7 +88,14 @@ pub trait AlertAgent: Sync {
 
 /// Run an alert agent on this process's environment.
 pub fn run(agent: &dyn AlertAgent) -> i32 {
-    match AlertEvent::from_vars(std::env::vars()).and_then(|e| agent.handle(&e)) {
+    // vars_os: std::env::vars() panics on a value that is not UTF-8.
+    let vars = std::env::vars_os().map(|(k, v)| {
+        (
+            k.to_string_lossy().into_owned(),
+            v.to_string_lossy().into_owned(),
+        )
+    });
+    match AlertEvent::from_vars(vars).and_then(|e| agent.handle(&e)) {
         Ok(()) => 0,
         Err(e) => {
             write_stderr(&format!("{}: {e}\n", agent.name()));

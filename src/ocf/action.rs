@@ -33,6 +33,16 @@ macro_rules! ocf_actions {
     };
 }
 
+crate::ocf_actions! {
+    /// The actions every agent has, for the agents that have no others.
+    pub enum Basic {
+        Start = "start",
+        Stop = "stop",
+        Monitor = "monitor" | "status",
+        ValidateAll = "validate-all",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Actions;

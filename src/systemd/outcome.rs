@@ -14,7 +14,9 @@
 //!   reload → unimplemented; a lost bus or NoReply → generic (the facade already retried
 //!   where that is safe); no bus at all → the caller decides ([`unreachable`]).
 
-use super::{JobEnd, JobKind, JobReport, SystemdError, UnitName, UnitStatus};
+use std::path::Path;
+
+use super::{ActiveState, JobEnd, JobKind, JobReport, SystemdError, UnitName, UnitStatus};
 use crate::dbus::DbusError;
 use crate::ocf::{Deadline, OcfError, OcfResult};
 
@@ -24,15 +26,32 @@ const MISSING_UNIT_ERRORS: &[&str] = &[
     "org.freedesktop.systemd1.InvalidName",
 ];
 
+/// What an ActiveState means for the resource. Exhaustive: a state systemd adds must be
+/// placed here (unknown names count as stopped, as Pacemaker reads them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Transitioning,
+    Stopped,
+}
+
+fn phase(state: &ActiveState) -> Phase {
+    match state {
+        ActiveState::Active | ActiveState::Reloading | ActiveState::Refreshing => Phase::Running,
+        ActiveState::Activating | ActiveState::Deactivating => Phase::Transitioning,
+        ActiveState::Inactive
+        | ActiveState::Failed
+        | ActiveState::Maintenance
+        | ActiveState::Other(_) => Phase::Stopped,
+    }
+}
+
 pub fn is_running(status: &UnitStatus) -> bool {
-    matches!(
-        status.active_state.as_str(),
-        "active" | "reloading" | "refreshing"
-    )
+    phase(&status.active_state) == Phase::Running
 }
 
 pub fn is_transitioning(status: &UnitStatus) -> bool {
-    matches!(status.active_state.as_str(), "activating" | "deactivating")
+    phase(&status.active_state) == Phase::Transitioning
 }
 
 /// What a monitor reports for a unit state.
@@ -112,7 +131,7 @@ pub fn start_result(report: &JobReport, deadline: &Deadline) -> OcfResult<()> {
     }
     if is_running(&report.after) {
         Ok(())
-    } else if report.after.active_state == "activating" {
+    } else if report.after.active_state == ActiveState::Activating {
         // A start job is only removed once the unit is up; seen after a vanished job.
         Err(job_pending(report, deadline))
     } else {
@@ -155,6 +174,26 @@ pub fn reload_result(report: &JobReport, deadline: &Deadline) -> OcfResult<()> {
 /// OCF_ERR_INSTALLED; a stop or a recurring monitor cannot conclude anything from it.
 pub fn unreachable(err: &SystemdError) -> bool {
     matches!(err, SystemdError::Bus(DbusError::Connect { .. }))
+}
+
+/// systemd unreachable where the question is "can it run here" (start, validate-all, a
+/// probe): OCF_ERR_INSTALLED; any other failure as [`error`].
+pub fn where_it_can_run(err: SystemdError, deadline: &Deadline) -> OcfError {
+    if unreachable(&err) {
+        OcfError::NotInstalled(format!("systemd is not reachable on this node: {err}"))
+    } else {
+        error(err, deadline)
+    }
+}
+
+/// The runtime drop-in could not be written: a permission problem is OCF_ERR_PERM.
+pub fn dropin_write_error(path: &Path, err: std::io::Error) -> OcfError {
+    let what = format!("cannot write the drop-in {}: {err}", path.display());
+    if err.kind() == std::io::ErrorKind::PermissionDenied {
+        OcfError::Perm(what)
+    } else {
+        OcfError::Generic(what)
+    }
 }
 
 /// A reload job that could not be queued: a unit without ExecReload= cannot reload
@@ -209,7 +248,7 @@ mod tests {
         UnitStatus {
             unit: UnitName::parse("demo").unwrap(),
             load_state: load.into(),
-            active_state: active.into(),
+            active_state: ActiveState::parse(active),
             sub_state: sub.into(),
             need_daemon_reload: false,
             detail: None,

@@ -6,6 +6,7 @@
 //! A test that lacks root or a package fails with a message saying what to install.
 
 pub mod case;
+pub mod execd;
 pub mod ganesha;
 pub mod ns;
 pub mod pacemaker;
@@ -64,20 +65,6 @@ pub fn require_file(path: &str, package: &str) {
     if !Path::new(path).exists() {
         panic!("missing {path}: apt-get install {package} (`make test` installs it)");
     }
-}
-
-/// The environment pacemaker-execd gives an agent, on a cleared `cmd`: PATH, the OCF
-/// basics, the exit-reason prefix, and log lines to `logfile` only (no syslog). Instance
-/// variables (OCF_RESOURCE_INSTANCE, OCF_RESKEY_*) are the caller's.
-pub fn execd_env<'a>(cmd: &'a mut Command, logfile: &Path) -> &'a mut Command {
-    cmd.env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("OCF_ROOT", "/usr/lib/ocf")
-        .env("OCF_RA_VERSION_MAJOR", "1")
-        .env("OCF_RA_VERSION_MINOR", "1")
-        .env("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
-        .env("HA_LOGFACILITY", "none")
-        .env("HA_LOGFILE", logfile)
 }
 
 /// A command's stdout then stderr, for assertion messages and searches.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# PID 1 of one Pacemaker cluster node (tests/common/pacemaker.rs starts it under
+# PID 1 of one Pacemaker cluster node (tests/common/pacemaker/mod.rs starts it under
 # `unshare --pid --fork --mount --net --uts --propagation private`).
 #   pcmk-node.sh NODE_DIR NAME [ADDR]
 # NODE_DIR holds what the harness wrote: corosync.conf, cib-seed.xml, pacemakerd.env

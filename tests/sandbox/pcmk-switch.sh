@@ -1,5 +1,5 @@
 #!/bin/bash
-# PID 1 of the "switch" of a multi-node test cluster (tests/common/pacemaker.rs starts it
+# PID 1 of the "switch" of a multi-node test cluster (tests/common/pacemaker/mod.rs starts it
 # under `unshare --pid --fork --net`): a network namespace with bridge br0. The harness
 # plugs one veth per node into br0. Only SIGKILL from the host ends this.
 set -euo pipefail

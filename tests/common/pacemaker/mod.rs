@@ -1,4 +1,6 @@
-//! Real Pacemaker 2.1 + Corosync 3 clusters for tests, N nodes on one machine.
+//! Real Pacemaker 2.1 + Corosync 3 clusters for tests, N nodes on one machine: their life
+//! cycle here, their configuration files in `config`, crm_mon/attrd answers read by the
+//! pure functions of `status`, and the alert recorder in `alerts`.
 //!
 //! Each node is a sandbox process (tests/sandbox/pcmk-node.sh) with its own PID, mount,
 //! network and UTS namespaces: hostname = node name, private /run and /dev/shm, per-node
@@ -24,15 +26,20 @@
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ocfbox::ocf::metadata::xml_escape;
+mod alerts;
+mod config;
+mod status;
+
+use config::{cib_seed, corosync_conf, write_node_files};
+
+pub use alerts::{alert_events, wait_alert};
+pub use status::{attributes, cluster_ready, resource_has_role};
 
 use super::ns::{tail, NsProcess, NsSpec};
 use super::{proc, require_cmd, require_file, require_root, sandbox_script, TempDir};
@@ -436,43 +443,6 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// Writes an alert agent to `dir` and adds it to the CIB: every node, resource and
-    /// attribute event appends a line to `<dir>/alerts.log` (the returned path), read with
-    /// [`alert_events`].
-    pub fn install_alert_recorder(&self, dir: &Path) -> PathBuf {
-        let set_mode = |p: &Path, mode: u32| {
-            fs::set_permissions(p, fs::Permissions::from_mode(mode))
-                .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", p.display()))
-        };
-        let log = dir.join("alerts.log");
-        fs::write(&log, "").unwrap_or_else(|e| panic!("cannot write {}: {e}", log.display()));
-        // alert agents run as hacluster
-        set_mode(&log, 0o666);
-        let script = dir.join("record-alert.sh");
-        super::write_executable(
-            &script,
-            &format!(
-                "#!/bin/sh\necho \"$CRM_alert_timestamp $CRM_alert_kind $CRM_alert_node \
-                 $CRM_alert_attribute_name$CRM_alert_rsc v=$CRM_alert_attribute_value$CRM_alert_task \
-                 rc=$CRM_alert_rc\" >> {}\n",
-                log.display()
-            ),
-        );
-        self.cibadmin_create(
-            "configuration",
-            &format!(
-                r#"<alerts><alert id="recorder" path="{}">
-                 <select><select_nodes/><select_resources/><select_attributes/></select>
-                 <meta_attributes id="recorder-meta">
-                   <nvpair id="recorder-ts" name="timestamp-format" value="%s.%06N"/>
-                 </meta_attributes></alert></alerts>"#,
-                script.display()
-            ),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        log
-    }
-
     /// SIGKILLs node i's namespace: corosync, pacemaker and every agent die at once, the
     /// network interface disappears (a crash, not a clean leave). Returns once they are gone.
     pub fn kill_node(&mut self, i: usize) {
@@ -645,242 +615,4 @@ fn run_ok(cmd: &mut Command) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
-}
-
-fn write_node_files(
-    node: &Node,
-    corosync_conf: &str,
-    cib: &str,
-    opts: &ClusterOptions,
-) -> Result<(), String> {
-    let w = |name: &str, content: &[u8]| {
-        let path = node.dir.join(name);
-        fs::write(&path, content).map_err(|e| format!("cannot write {}: {e}", path.display()))
-    };
-    fs::create_dir(&node.dir).map_err(|e| format!("cannot create {}: {e}", node.dir.display()))?;
-    let conf = corosync_conf.replace("@LOGFILE@", &node.corosync_log_path().display().to_string());
-    w("corosync.conf", conf.as_bytes())?;
-    w("cib-seed.xml", cib.as_bytes())?;
-
-    // pacemakerd's whole environment: clean defaults, then the caller's variables
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into()),
-        ("LANG".into(), "C.UTF-8".into()),
-        ("PCMK_logfile".into(), node.log_path().display().to_string()),
-        ("PCMK_logfacility".into(), "none".into()),
-    ];
-    for (k, v) in &opts.env {
-        assert!(
-            !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0'),
-            "bad environment variable {k:?}"
-        );
-        env.retain(|(old, _)| old != k);
-        env.push((k.clone(), v.clone()));
-    }
-    let mut env_file = Vec::new();
-    for (k, v) in &env {
-        env_file.extend_from_slice(format!("{k}={v}\0").as_bytes());
-    }
-    w("pacemakerd.env", &env_file)?;
-
-    let mut providers = String::new();
-    for (provider, dir) in &opts.ocf_provider_dirs {
-        let dir = dir
-            .canonicalize()
-            .map_err(|e| format!("provider dir {}: {e}", dir.display()))?;
-        let _ = writeln!(providers, "{provider}\t{}", dir.display());
-    }
-    w("providers", providers.as_bytes())
-}
-
-fn corosync_conf(nodes: &[Node], token_ms: Option<u32>) -> String {
-    let mut s = String::from(
-        "totem {\n    version: 2\n    cluster_name: ocfbox-test\n    transport: knet\n    \
-         crypto_cipher: none\n    crypto_hash: none\n",
-    );
-    if let Some(t) = token_ms {
-        let _ = writeln!(s, "    token: {t}");
-    }
-    s.push_str("}\nnodelist {\n");
-    for n in nodes {
-        // corosync's parser wants a newline after every '{'
-        let _ = writeln!(
-            s,
-            "    node {{\n        name: {}\n        nodeid: {}\n        ring0_addr: {}\n    }}",
-            n.name,
-            n.index + 1,
-            n.addr()
-        );
-    }
-    // corosync's defaults try realtime scheduling and, when that fails, move corosync into
-    // the host's root cgroup: out of the sandbox, where nothing would end it.
-    s.push_str("}\nsystem {\n    sched_rr: no\n    move_to_root_cgroup: no\n}\n");
-    s.push_str(
-        "quorum {\n    provider: corosync_votequorum\n}\nlogging {\n    to_stderr: no\n    \
-         to_logfile: yes\n    logfile: @LOGFILE@\n    to_syslog: no\n    timestamp: on\n}\n",
-    );
-    s
-}
-
-/// The first CIB: no fencing (there is nothing to fence with), a short dc-deadtime
-/// (the default 20 s would be the whole start-up time), a short recheck interval.
-fn cib_seed(extra: &[(String, String)]) -> String {
-    let mut props: Vec<(String, String)> = vec![
-        ("stonith-enabled".into(), "false".into()),
-        ("dc-deadtime".into(), "1s".into()),
-        ("cluster-recheck-interval".into(), "30s".into()),
-    ];
-    for (k, v) in extra {
-        props.retain(|(old, _)| old != k);
-        props.push((k.clone(), v.clone()));
-    }
-    let mut nvpairs = String::new();
-    for (k, v) in &props {
-        let _ = writeln!(
-            nvpairs,
-            "        <nvpair id=\"opt-{}\" name=\"{}\" value=\"{}\"/>",
-            xml_escape(k),
-            xml_escape(k),
-            xml_escape(v)
-        );
-    }
-    format!(
-        "<cib crm_feature_set=\"3.16.1\" validate-with=\"pacemaker-3.9\" epoch=\"1\" \
-         num_updates=\"0\" admin_epoch=\"0\">\n  <configuration>\n    <crm_config>\n      \
-         <cluster_property_set id=\"cib-bootstrap-options\">\n{nvpairs}      \
-         </cluster_property_set>\n    </crm_config>\n    <nodes/>\n    <resources/>\n    \
-         <constraints/>\n  </configuration>\n  <status/>\n</cib>\n"
-    )
-}
-
-/// Ok if crm_mon's XML shows every node of `want` online, a DC and quorum.
-pub fn cluster_ready(xml: &str, want: &[&str]) -> Result<(), String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("bad crm_mon XML: {e}"))?;
-    let dc = doc
-        .descendants()
-        .find(|n| n.has_tag_name("current_dc"))
-        .ok_or("no current_dc in crm_mon output")?;
-    if dc.attribute("present") != Some("true") {
-        return Err("no DC elected yet".into());
-    }
-    if dc.attribute("with_quorum") != Some("true") {
-        return Err("no quorum yet".into());
-    }
-    let online: Vec<&str> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("node") && n.parent().is_some_and(|p| p.has_tag_name("nodes")))
-        .filter(|n| n.attribute("online") == Some("true"))
-        .filter_map(|n| n.attribute("name"))
-        .collect();
-    let missing: Vec<&&str> = want.iter().filter(|w| !online.contains(w)).collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("not online yet: {missing:?} (online: {online:?})"))
-    }
-}
-
-/// Does crm_mon's XML show resource `id` (or a clone instance `id:N`) in `role` on
-/// `node`? "Stopped" means: not active on `node`.
-pub fn resource_has_role(xml: &str, id: &str, node: &str, role: &str) -> Result<bool, String> {
-    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("bad crm_mon XML: {e}"))?;
-    let is_id = |rid: &str| rid == id || rid.strip_prefix(id).is_some_and(|r| r.starts_with(':'));
-    let on_node = |r: &roxmltree::Node| {
-        r.children()
-            .any(|c| c.has_tag_name("node") && c.attribute("name") == Some(node))
-    };
-    let mut found = false;
-    let mut matched = false;
-    for r in doc.descendants().filter(|n| n.has_tag_name("resource")) {
-        if !r.attribute("id").is_some_and(is_id) {
-            continue;
-        }
-        found = true;
-        if role == "Stopped" {
-            if r.attribute("active") == Some("true") && on_node(&r) {
-                return Ok(false);
-            }
-        } else if r.attribute("role") == Some(role) && on_node(&r) {
-            matched = true;
-        }
-    }
-    if role == "Stopped" {
-        // a resource that is not in the configuration (yet) is not "Stopped"
-        return if found {
-            Ok(true)
-        } else {
-            Err(format!("no resource {id} in crm_mon output"))
-        };
-    }
-    Ok(matched)
-}
-
-/// (host, value) of every `<attribute>` in attrd_updater's XML output.
-pub fn attributes(xml: &str) -> Vec<(String, String)> {
-    let Ok(doc) = roxmltree::Document::parse(xml) else {
-        return Vec::new();
-    };
-    doc.descendants()
-        .filter(|n| n.has_tag_name("attribute"))
-        .filter_map(|n| Some((n.attribute("host")?.into(), n.attribute("value")?.into())))
-        .collect()
-}
-
-/// One line of `Cluster::install_alert_recorder`'s log:
-/// `<epoch.usec> <kind> <node> <name|rsc> v=<value|task> rc=<rc>`.
-#[derive(Clone, Debug)]
-pub struct AlertEvent {
-    /// Pacemaker's timestamp (seconds since the epoch, microseconds).
-    pub t: f64,
-    /// "node", "resource" or "attribute".
-    pub kind: String,
-    pub node: String,
-    /// The attribute's name, or the resource's id.
-    pub name: String,
-    /// The attribute's value ("" = deleted), or the resource's task (start, stop, ...).
-    pub value: String,
-    pub rc: String,
-}
-
-/// Every event in the recorder's log, in timestamp order.
-pub fn alert_events(log: &Path) -> Vec<AlertEvent> {
-    let text = fs::read_to_string(log).unwrap_or_default();
-    let mut ev: Vec<AlertEvent> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            if f.len() < 6 {
-                return None;
-            }
-            Some(AlertEvent {
-                t: f[0].parse().ok()?,
-                kind: f[1].to_string(),
-                node: f[2].to_string(),
-                name: f[3].to_string(),
-                value: f[4].strip_prefix("v=")?.to_string(),
-                rc: f[5].strip_prefix("rc=")?.to_string(),
-            })
-        })
-        .collect();
-    ev.sort_by(|a, b| a.t.total_cmp(&b.t));
-    ev
-}
-
-/// Polls the recorder's log until an event matches `pred`; panics with the log, naming
-/// `what`, after `timeout`.
-pub fn wait_alert(
-    log: &Path,
-    timeout: Duration,
-    what: &str,
-    pred: impl Fn(&AlertEvent) -> bool,
-) -> AlertEvent {
-    super::poll(timeout, Duration::from_millis(50), || {
-        alert_events(log).into_iter().find(|e| pred(e))
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no alert for {what}:\n{}",
-            fs::read_to_string(log).unwrap_or_default()
-        )
-    })
 }
