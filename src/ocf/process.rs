@@ -304,13 +304,18 @@ mod tests {
     #[test]
     fn the_group_kill_spares_a_process_that_is_not_our_child() {
         let out = run(
-            &argv(&["sh", "-c", "setsid sleep 30 >/dev/null 2>&1 & echo $!"]),
+            // Wait until it leads its own group, or our own group kill would catch it.
+            &argv(&[
+                "sh",
+                "-c",
+                "setsid sleep 30 >/dev/null 2>&1 & p=$!; \
+                 while [ \"$(cut -d' ' -f5 /proc/$p/stat)\" != \"$p\" ]; do :; done; echo $p",
+            ]),
             Duration::from_secs(5),
         )
         .expect("sh runs");
         let stranger: i32 = out.stdout.trim().parse().expect("pid");
         // setsid made it the leader of a group of its own number: what a reused PID is.
-        std::thread::sleep(Duration::from_millis(100));
         kill_group(stranger);
         let alive = std::fs::read_to_string(format!("/proc/{stranger}/stat"))
             .map(|s| !s.contains(") Z "))
