@@ -521,6 +521,21 @@ fn generate(progs: &[Program], seed: u64) -> (Case, u64) {
         2 => Sink::Gone,
         _ => Sink::File,
     };
+    // The kernel takes no environment string over 128 KiB (E2BIG): a huge name with a huge
+    // value is cut, as no caller could pass it either.
+    for (k, v) in env.iter_mut() {
+        let room = (120usize << 10).saturating_sub(k.len());
+        if v.len() > room {
+            let mut b = std::mem::take(v).into_vec();
+            b.truncate(room);
+            *v = OsString::from_vec(b);
+        }
+        if k.len() > 64 << 10 {
+            let mut b = std::mem::take(k).into_vec();
+            b.truncate(64 << 10);
+            *k = OsString::from_vec(b);
+        }
+    }
     let mut c = Case::new(&p.name, &[]);
     c.args = args;
     c.env = env;
@@ -698,7 +713,7 @@ fn campaign_run(
                         .unwrap_or_else(|e| e.into_inner())
                         .push(report);
                 }
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     eprintln!(
                         "fuzz: {n}/{count} cases, {} findings, {} s",
                         tally.findings.lock().map(|f| f.len()).unwrap_or(0),

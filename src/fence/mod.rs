@@ -150,9 +150,13 @@ pub trait FenceAgent: Sync {
 }
 
 /// Run a fence agent: options from the arguments if any, else from stdin.
+/// What of stdin is read for options at most.
+const STDIN_MAX: u64 = 1 << 20;
+
 pub fn run(agent: &dyn FenceAgent, args: &[String], stdin: impl Read) -> i32 {
     let opts = if args.is_empty() {
-        FenceOptions::parse(std::io::BufReader::new(stdin))
+        // Options are a few short lines: a caller streaming more must not fill the memory.
+        FenceOptions::parse(std::io::BufReader::new(stdin.take(STDIN_MAX)))
     } else {
         FenceOptions::from_args(args)
     };

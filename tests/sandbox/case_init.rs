@@ -9,6 +9,7 @@
 //!     /dev holds null, zero, full, random, urandom, tty), a fresh /proc, no network;
 //!   - peers (Pacemaker's tools, the D-Bus system bus, HTTP on 127.0.0.1:8080) are absent,
 //!     or stand-ins that hang, hang up or answer garbage.
+//!
 //! In-process (syscalls, no shell): a case costs milliseconds, so campaigns can be long.
 //!
 //!   case-init DIR
