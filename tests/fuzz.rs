@@ -734,7 +734,7 @@ fn campaign_run(
 /// them, and the sample is large enough), in well under a minute on two cores.
 #[test]
 fn sample() {
-    let (run, findings, took) = campaign_run(12, 600, 2, None);
+    let (run, findings, took) = campaign_run(12, 400, 2, None);
     eprintln!("fuzz sample: {run} cases in {} ms", took.as_millis());
     assert!(
         findings.is_empty(),

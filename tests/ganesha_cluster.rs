@@ -287,7 +287,11 @@ fn cluster_script_spawn_waits_for_a_late_fork() {
     let stub = bin.join("unshare");
     std::fs::write(
         &stub,
-        format!("#!/bin/sh\nsleep 0.3\nexec {} \"$@\"\n", real.display()),
+        // A pause of builtins only: a child here (sleep) would itself be what ps finds.
+        format!(
+            "#!/bin/sh\ni=0; while [ $i -lt 200000 ]; do i=$((i+1)); done\nexec {} \"$@\"\n",
+            real.display()
+        ),
     )
     .expect("write stub");
     std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -308,13 +312,16 @@ fn cluster_script_spawn_waits_for_a_late_fork() {
         .output()
         .expect("run bash");
     let pid: Option<u32> = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
-    // End the namespace (its init is the recorded PID) whatever the outcome.
+    // The namespace's init is the recorded PID: ended below, whatever the outcome.
+    let comm = pid
+        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
+        .unwrap_or_default();
     if let Some(pid) = pid {
         common::proc::kill(pid, "KILL");
     }
     assert!(
-        out.status.success() && pid.is_some(),
-        "spawn() gave up on a late fork: {}",
+        out.status.success() && comm.trim() == "sleep",
+        "spawn() gave up on a late fork, or recorded another process ({comm:?}): {}",
         common::output_text(&out)
     );
 }
