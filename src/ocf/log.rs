@@ -220,6 +220,10 @@ fn append(path: &str, line: &str) {
 /// One datagram to the local syslog socket, never waiting: glibc's syslog() blocks in
 /// send() while the daemon's queue is full, which would hold the action.
 fn syslog(facility: libc::c_int, level: Level, tag: &str, line: &str) {
+    syslog_to(std::path::Path::new("/dev/log"), facility, level, tag, line);
+}
+
+fn syslog_to(socket: &std::path::Path, facility: libc::c_int, level: Level, tag: &str, line: &str) {
     use std::os::unix::net::UnixDatagram;
     let Ok(sock) = UnixDatagram::unbound() else {
         return;
@@ -236,7 +240,7 @@ fn syslog(facility: libc::c_int, level: Level, tag: &str, line: &str) {
         timestamp(),
         std::process::id()
     );
-    let _ = sock.send_to(datagram.as_bytes(), "/dev/log");
+    let _ = sock.send_to(datagram.as_bytes(), socket);
 }
 
 impl Log for OcfLogger {
@@ -331,6 +335,36 @@ mod tests {
         let env = OcfEnv::from_pairs([("OCF_RESOURCE_INSTANCE", "x\nocf-exit-reason:f")]);
         let c = LogConfig::from_env(&env, "a", false);
         assert!(!c.tag.contains('\n'), "{}", c.tag);
+    }
+
+    #[test]
+    fn syslog_lines_are_datagrams_in_the_format_glibc_sends() {
+        use std::os::unix::net::UnixDatagram;
+        let dir = std::env::temp_dir().join(format!("ocfbox-syslog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log");
+        let daemon = UnixDatagram::bind(&path).unwrap();
+        syslog_to(
+            &path,
+            libc::LOG_DAEMON,
+            Level::Warn,
+            "agent(x)",
+            "WARNING: hi",
+        );
+        let mut buf = [0u8; 512];
+        let n = daemon.recv(&mut buf).unwrap();
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // priority 4 (warning) | facility daemon (3 << 3) = 28
+        assert!(got.starts_with("<28>"), "{got}");
+        assert!(
+            got.ends_with(&format!("agent(x)[{}]: WARNING: hi", std::process::id())),
+            "{got}"
+        );
+        // A daemon that reads nothing never holds the caller: the send fails instead.
+        for _ in 0..2000 {
+            syslog_to(&path, libc::LOG_DAEMON, Level::Info, "t", "fill");
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
