@@ -217,6 +217,34 @@ fn ganesha_mon_stop_without_attrd_is_a_clean_stop() {
     );
 }
 
+/// Started (its state file is there), then stopped where nothing of Pacemaker answers:
+/// without a controller (a run by hand) 0 at once; with attrd not running, 0 after a short
+/// wait for a respawn, never the whole budget and a 1 that would fence the node.
+#[test]
+fn ganesha_mon_stop_with_the_cluster_unreachable_is_a_quick_clean_stop() {
+    for on_node in [None, Some("node1")] {
+        let mut case = Case::new("ganesha_mon", &["stop"])
+            .env("OCF_RESOURCE_INSTANCE", "mon")
+            .env("HA_RSCTMP", "/run/rsc")
+            .env("OCF_RESKEY_CRM_meta_timeout", "20000")
+            .env("HA_LOGFACILITY", "none")
+            .env("HA_LOGFILE", "/dev/stderr")
+            .setup("mkdir -p /run/rsc && echo started=1 > /run/rsc/ocfbox-ganesha_mon-mon.state");
+        if let Some(n) = on_node {
+            case = case.env("OCF_RESKEY_CRM_meta_on_node", n);
+        }
+        let out = run(&case);
+        assert_eq!(out.rc, 0, "on_node {on_node:?}: {}", out.describe());
+        assert!(out.execd_reason().is_none(), "{}", out.describe());
+        // Not the whole 18 s of budget: at most a respawn's worth of retries.
+        assert!(
+            out.stderr_text().matches("retrying").count() <= 4,
+            "{}",
+            out.describe()
+        );
+    }
+}
+
 /// Without a bus socket, SystemdService answers at once: no retry can make one appear.
 #[test]
 fn systemd_service_without_a_bus_socket_does_not_wait() {

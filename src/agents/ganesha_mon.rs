@@ -295,6 +295,8 @@ const ATTRD_RESPAWN: Duration = Duration::from_secs(3);
 ///
 /// Two answers come at once, deliberately:
 /// - never started here (no state file): nothing to undo, 0 without asking anyone;
+/// - run by hand (no CRM_meta_on_node) where no controller runs (crm_node cannot connect):
+///   0, there is no cluster here to undo anything in;
 /// - attrd not running on this node (after a respawn's worth of retries): 0, with an error
 ///   logged. The attributes are transient and attrd's alone: no one on this node can change
 ///   them while it is gone, and they leave with it (or with the node); a failed stop would
@@ -314,7 +316,13 @@ fn stop(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode
     let began = std::time::Instant::now();
     let mut backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(2));
     loop {
-        let attempt = pacemaker::local_node_name(ctx).and_then(|node| {
+        let attempt = pacemaker::local_node_name_if_connected(ctx).and_then(|node| {
+            let Some(node) = node else {
+                // Only a run by hand lacks CRM_meta_on_node; without a controller there is
+                // no cluster here to undo anything in.
+                log::warn!("stop: the controller is not running on this node: nothing to undo");
+                return Ok(Ok(()));
+            };
             match attrd::query(&cfg.grace_active, &node, &ctx.deadline) {
                 Err(e @ attrd::AttrdError::Unreachable { .. }) => return Ok(Err(e)),
                 Err(e) => return Err(e.into()),
