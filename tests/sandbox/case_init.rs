@@ -39,6 +39,9 @@ fn main() {
     match unsafe { libc::fork() } {
         -1 => fail(70, "fork"),
         0 => {
+            // PID 1 goes (and the namespace with it) if the process that started it does.
+            // SAFETY: a plain prctl.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
             let code = match pid1(&dir) {
                 Ok(()) => 0,
                 Err(e) => {
