@@ -294,3 +294,23 @@ fn ganesha_grace_notify_with_the_local_ganesha_dead_answers_at_once() {
     assert!(log.contains("the local ganesha.nfsd is gone"), "{log}");
     assert!(!log.contains("retrying"), "{log}");
 }
+
+/// The sandbox itself: a process still alive when the program is gone, and a file written
+/// outside the scratch mounts, are both seen (here made by the set-up, before the program).
+#[test]
+fn the_case_sandbox_sees_leftovers_and_stray_writes() {
+    let case = Case::new("ganesha_mon", &["meta-data"])
+        .setup("mkdir -p /etc/ocfbox-stray && touch /etc/ocfbox-stray/x; (sleep 30 &) ; true");
+    let out = run(&case);
+    assert_eq!(out.rc, 0, "{}", out.describe());
+    assert!(
+        out.leftovers.iter().any(|l| l.ends_with(" sleep")),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.written.iter().any(|w| w == "/etc/ocfbox-stray/x"),
+        "{}",
+        out.describe()
+    );
+}

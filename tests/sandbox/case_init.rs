@@ -361,26 +361,13 @@ fn pid1(dir: &Path) -> Result<(), String> {
         ru.ru_maxrss
     };
 
-    let mut leftovers = String::new();
-    if let Ok(rd) = fs::read_dir(root.join("proc")) {
-        for e in rd.flatten() {
-            let n = e.file_name();
-            let Some(pid) = n.to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            if pid == 1 || Some(pid) == peer_pid {
-                continue;
-            }
-            let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            let state = stat
-                .rsplit_once(')')
-                .map(|(_, r)| r.trim_start().chars().next());
-            if matches!(state, Some(Some('Z')) | None) {
-                continue;
-            }
-            let comm = fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            leftovers.push_str(&format!("{pid} {}\n", comm.trim_end()));
-        }
+    // A process the program killed on its way out (its helper's group) may still be dying
+    // (SIGKILL delivered, not yet a zombie) when the program is gone: seen alive for a few
+    // microseconds, it is no leftover. Only what is still alive after a moment counts.
+    let mut leftovers = alive_others(&root, peer_pid);
+    if !leftovers.is_empty() {
+        std::thread::sleep(Duration::from_millis(200));
+        leftovers = alive_others(&root, peer_pid);
     }
     let mut written = String::new();
     walk(&upper, &upper, &mut written);
@@ -394,6 +381,33 @@ fn pid1(dir: &Path) -> Result<(), String> {
         killed as u8
     );
     Ok(())
+}
+
+/// "PID comm" lines of every live process of the case but this one and the peer.
+fn alive_others(root: &Path, peer_pid: Option<u32>) -> String {
+    let mut out = String::new();
+    let Ok(rd) = fs::read_dir(root.join("proc")) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let Some(pid) = n.to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == 1 || Some(pid) == peer_pid {
+            continue;
+        }
+        let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r.trim_start().chars().next());
+        if matches!(state, Some(Some('Z')) | None) {
+            continue;
+        }
+        let comm = fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        out.push_str(&format!("{pid} {}\n", comm.trim_end()));
+    }
+    out
 }
 
 /// lo up (ioctl SIOCSIFFLAGS), so 127.0.0.1 is there to connect to.
