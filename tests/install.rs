@@ -102,3 +102,34 @@ fn prefix_and_provider_are_honoured() {
     let target = std::fs::read_link(&link).expect("agent link under the custom provider");
     assert_eq!(target, Path::new("/opt/ocf/libexec/ocfbox/ocfbox"));
 }
+
+/// Each kind goes where Pacemaker looks for it, and uninstall finds it there again: checked
+/// with a stand-in binary whose `list` names one program of each kind (the suite has no
+/// fence or alert agent yet).
+#[test]
+fn each_kind_is_linked_where_pacemaker_looks_for_it() {
+    let tmp = TempDir::new("install-kinds");
+    let fake = tmp.join("fake-ocfbox");
+    common::write_executable(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = list ] || exit 1\n\
+         printf '%s\\n' 'Res ocf a resource' 'fence_x fence a fence agent' 'alert_y alert an alert'\n",
+    );
+    let destdir = tmp.join("stage");
+    let bin = format!("BIN={}", fake.display());
+    make("install", &destdir, &[&bin]);
+    for (link, what) in [
+        ("usr/lib/ocf/resource.d/ocfbox/Res", "OCF agent"),
+        ("usr/sbin/fence_x", "fence agent"),
+        ("usr/share/pacemaker/alerts/alert_y", "alert agent"),
+    ] {
+        assert_eq!(
+            std::fs::read_link(destdir.join(link)).unwrap_or_else(|e| panic!("{what} {link}: {e}")),
+            Path::new("/usr/libexec/ocfbox/ocfbox"),
+            "{what}"
+        );
+    }
+    make("uninstall", &destdir, &[&bin]);
+    let left = files_under(&destdir);
+    assert!(left.is_empty(), "uninstall left {left:?}");
+}

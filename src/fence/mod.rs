@@ -220,4 +220,44 @@ mod tests {
         assert_eq!(o.target(), Some("n3"));
         assert!(FenceOptions::from_args(&["x".to_string()]).is_err());
     }
+
+    /// Says "off" for node2 and "on" for anyone else; power actions succeed.
+    struct Dummy;
+
+    impl FenceAgent for Dummy {
+        fn name(&self) -> &str {
+            "fence_dummy"
+        }
+        fn shortdesc(&self) -> &str {
+            "test"
+        }
+        fn metadata(&self) -> Cow<'static, str> {
+            Cow::Borrowed("<resource-agent name=\"fence_dummy\"/>")
+        }
+        fn run(&self, action: FenceAction, opts: &FenceOptions) -> Result<FenceCode, FenceError> {
+            match (action, opts.target()) {
+                (FenceAction::Status, Some("node2")) => Ok(FenceCode::Off),
+                (FenceAction::Status, _) => Ok(FenceCode::Success),
+                (_, None) => Err(FenceError::Config("no plug".into())),
+                _ => Ok(FenceCode::Success),
+            }
+        }
+    }
+
+    #[test]
+    fn the_runtime_maps_outcomes_to_the_fence_api_codes() {
+        let run_with = |stdin: &str| run(&Dummy, &[], stdin.as_bytes());
+        assert_eq!(run_with("action=status\nplug=node2\n"), 2);
+        assert_eq!(run_with("action=status\nplug=node1\n"), 0);
+        assert_eq!(run_with("action=off\nport=node1\n"), 0);
+        assert_eq!(run_with("action=off\n"), 1);
+        assert_eq!(run_with("action=explode\n"), 1);
+        let args = [
+            "-o".to_string(),
+            "status".into(),
+            "-n".into(),
+            "node2".into(),
+        ];
+        assert_eq!(run(&Dummy, &args, "".as_bytes()), 2);
+    }
 }
