@@ -3,6 +3,9 @@
 #                               real-peer sandbox tests
 #   make install DESTDIR=/tmp/stage PREFIX=/usr PROVIDER=ocfbox
 #   make bench                  ocfbox side by side with the agents it replaces
+#   make fuzz SEED=1 CASES=100000 [JOBS=2]
+#                               a fuzz campaign (tests/fuzz.rs); reproducers of findings go
+#                               to FUZZ_OUT
 
 PREFIX     ?= /usr
 DESTDIR    ?=
@@ -18,7 +21,7 @@ CARGO      ?= cargo
 # The binary `install` copies; tests stage their own debug build with BIN=...
 BIN        ?= target/release/ocfbox
 
-.PHONY: all build deps test lint manifest install uninstall bench clean
+.PHONY: all build deps test lint manifest install uninstall bench fuzz clean
 
 all: build
 
@@ -30,6 +33,19 @@ deps:
 
 test: deps
 	$(CARGO) test --locked --no-fail-fast
+
+SEED     ?= 1
+CASES    ?= 10000
+JOBS     ?= 2
+FUZZ_OUT ?= /tmp/ocfbox-fuzz-findings
+
+# The campaign's cases run through the case-init example (built here: `cargo test` builds
+# examples, `cargo test --test` does not).
+fuzz: deps
+	$(CARGO) build --locked --examples
+	OCFBOX_FUZZ_SEED=$(SEED) OCFBOX_FUZZ_CASES=$(CASES) OCFBOX_FUZZ_JOBS=$(JOBS) \
+		OCFBOX_FUZZ_OUT=$(FUZZ_OUT) \
+		$(CARGO) test --locked --test tests fuzz::campaign -- --ignored --nocapture
 
 lint:
 	$(CARGO) fmt --check

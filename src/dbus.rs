@@ -53,6 +53,20 @@ pub enum DbusError {
     Runtime(std::io::Error),
 }
 
+impl DbusError {
+    /// The bus socket does not exist: no bus daemon is there, and none will appear within
+    /// an operation (a restarting daemon keeps its socket, or systemd holds it for it).
+    pub fn socket_missing(&self) -> bool {
+        match self {
+            DbusError::Connect {
+                source: zbus::Error::InputOutput(e) | zbus::Error::Connection(e, _),
+                ..
+            } => e.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}
+
 /// Connect to `bus`; each method call on the connection fails after `method_timeout`
 /// (D-Bus's own default, 25 s, is longer than many operation timeouts).
 pub async fn connect(bus: Bus, method_timeout: Duration) -> Result<Connection, DbusError> {
@@ -190,6 +204,7 @@ mod tests {
         });
         let err = r.expect("no timeout").expect_err("no such bus");
         assert!(err.to_string().contains("session bus"), "{err}");
+        assert!(err.socket_missing(), "{err:?}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::Path;
 use ocfbox::{agents, cli, ocf};
 
 fn main() {
-    install_panic_hook();
+    ocf::panic::install_hook();
     let args: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
@@ -22,26 +22,4 @@ fn main() {
         None => cli::unknown_agent(&invoked_as),
     };
     std::process::exit(code);
-}
-
-/// A panic must never reach Pacemaker as exit 101 or a signal: it is an agent failure (1)
-/// with a reason it can show.
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let what = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        ocf::log::exit_reason(
-            &format!("internal error in ocfbox: {what}{place}"),
-            log::Level::Error,
-        );
-        std::process::exit(ocf::OcfCode::ErrGeneric.as_i32());
-    }));
 }

@@ -40,7 +40,10 @@ spawn() {
   setsid unshare --fork --pid --kill-child "$@" </dev/null >>"$log" 2>&1 &
   local uns=$! child=""
   for _ in $(seq 500); do
-    child=$(ps -o pid= --ppid "$uns" | tr -d ' ' | head -1)
+    # Until unshare has forked, ps finds no child and exits 1: under `set -e -o pipefail`
+    # that must be "not yet", not the end of the script.
+    child=""
+    read -r child _ < <(ps -o pid= --ppid "$uns" || true) || true
     [[ -n $child ]] && break
     alive "$uns" || die "$name exited at once: $(tail -5 "$log")"
     sleep 0.01
@@ -210,6 +213,9 @@ cmd_down() {
   rm -f "$STATE"
   say "stopped; logs kept in $d"
 }
+
+# Sourced (the harness tests spawn() this way), it only defines the functions.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
 
 case ${1:-} in
 up) shift; cmd_up "$@" ;;

@@ -51,13 +51,13 @@ fn wait_started_on(c: &Cluster, id: &str, pred: impl Fn(&str) -> bool) -> String
     .unwrap_or_else(|| panic!("{id} not started where expected\n{}", c.diagnostics()))
 }
 
-#[test]
-fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
+/// The three nodes, their ganeshas (out of their start-up grace), every resource started
+/// where it belongs, and Pacemaker's alerts recorded.
+fn start_cluster(tmp: &TempDir) -> (Cluster, Vec<NodeGanesha>, std::path::PathBuf) {
     common::require_file(
         "/usr/lib/ocf/resource.d/heartbeat/IPaddr2",
         "resource-agents",
     );
-    let tmp = TempDir::new("ganesha-cluster");
     let provider = common::ocfbox_provider_dir(tmp.path());
     let c = Cluster::start(ClusterOptions {
         nodes: 3,
@@ -148,6 +148,13 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
         .expect("a ganesha stayed in grace since start-up");
     }
 
+    (c, ganeshas, alerts)
+}
+
+#[test]
+fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
+    let tmp = TempDir::new("ganesha-cluster");
+    let (c, ganeshas, alerts) = start_cluster(&tmp);
     // The watcher: first sighting of grace on the survivors.
     let stop = AtomicBool::new(false);
     let seen: Mutex<[Option<f64>; 3]> = Mutex::new([None; 3]);
@@ -270,4 +277,104 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
     );
     c.wait_for_resource("nfs-grace", "node2", "Started", WAIT)
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `spawn()` of tests/ganesha-cluster.sh must wait for unshare's fork, however late it comes
+/// (#12.10: ps exits 1 before it, which `set -euo pipefail` turned into a silent exit 1).
+/// An `unshare` first on PATH that pauses before the real one makes the late fork certain.
+#[test]
+fn cluster_script_spawn_waits_for_a_late_fork() {
+    use std::os::unix::fs::PermissionsExt;
+    common::require_root();
+    let real = common::require_cmd("unshare", "util-linux");
+    let dir = TempDir::new("spawn-race");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    std::fs::create_dir_all(dir.join("pids")).expect("mkdir pids");
+    let stub = bin.join("unshare");
+    std::fs::write(
+        &stub,
+        // A pause of builtins only: a child here (sleep) would itself be what ps finds.
+        format!(
+            "#!/bin/sh\ni=0; while [ $i -lt 200000 ]; do i=$((i+1)); done\nexec {} \"$@\"\n",
+            real.display()
+        ),
+    )
+    .expect("write stub");
+    std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ganesha-cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            "set -euo pipefail; source \"$1\"; D=$2; spawn probe \"$2/probe.log\" -- sleep 30; \
+             cat \"$2/pids/probe\"",
+        )
+        .arg("spawn-test")
+        .arg(&script)
+        .arg(dir.path())
+        .env(
+            "PATH",
+            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+        )
+        .output()
+        .expect("run bash");
+    let pid: Option<u32> = String::from_utf8_lossy(&out.stdout).trim().parse().ok();
+    // The namespace's init is the recorded PID: ended below, whatever the outcome.
+    let comm = pid
+        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
+        .unwrap_or_default();
+    if let Some(pid) = pid {
+        common::proc::kill(pid, "KILL");
+    }
+    assert!(
+        out.status.success() && comm.trim() == "sleep",
+        "spawn() gave up on a late fork, or recorded another process ({comm:?}): {}",
+        common::output_text(&out)
+    );
+}
+
+/// #12.7: node2's and node3's ganesha.nfsd die together. Both VIPs end on node1, and node1's
+/// ganesha entered grace for each failed node before that node's VIP started there (in
+/// node1's log: the agent's grace line first, then the VIP's start).
+#[test]
+fn a_double_failure_still_puts_grace_before_each_vip() {
+    let tmp = TempDir::new("ganesha-cluster2");
+    let (c, ganeshas, _alerts) = start_cluster(&tmp);
+    // Only what node1 logs from the kills on counts.
+    let before = std::fs::metadata(c.log_path(0))
+        .map(|m| m.len() as usize)
+        .unwrap_or(0);
+    thread::scope(|s| {
+        s.spawn(|| ganeshas[1].kill(c.node(1)));
+        s.spawn(|| ganeshas[2].kill(c.node(2)));
+    });
+    for n in ["node2", "node3"] {
+        wait_started_on(&c, &format!("{n}-cluster_ip-1"), |on| on == "node1");
+    }
+    let whole = std::fs::read(c.log_path(0)).unwrap_or_default();
+    let plog = String::from_utf8_lossy(&whole[before.min(whole.len())..]).into_owned();
+    for (i, n) in [(1usize, "node2"), (2, "node3")] {
+        let grace = format!("entered grace for failed node {n} (grace \"5:{}\"", vip(i));
+        let at = plog
+            .find(&grace)
+            .unwrap_or_else(|| panic!("no `{grace}` in node1's log:\n{plog}"));
+        let rsc = format!("{n}-cluster_ip-1");
+        let first_start = plog
+            .lines()
+            .scan(0usize, |pos, l| {
+                let here = *pos;
+                *pos += l.len() + 1;
+                Some((here, l))
+            })
+            .find(|(_, l)| l.contains(&rsc) && l.contains("start operation") && l.contains("node1"))
+            .map(|(p, _)| p);
+        assert!(
+            first_start.is_some_and(|p| p > at),
+            "{rsc} started on node1 before its grace (grace at byte {at}, start at {first_start:?}):\n{}",
+            plog.lines()
+                .filter(|l| l.contains("entered grace") || l.contains("start operation"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }

@@ -374,6 +374,17 @@ fn enter_grace(req: &Request, until: Instant) -> bool {
                 );
                 return true;
             }
+            // The local ganesha is dead (its pid file names no live ganesha.nfsd): no retry
+            // can bring grace, and Pacemaker holds the whole transition for this notify.
+            Err(e) if e.is_retryable() && local_ganesha_gone().is_some() => {
+                log::error!(
+                    "ganesha.nfsd not put into grace for {} (grace \"{}\"): {e}; {} (no retry)",
+                    req.what,
+                    req.arg,
+                    local_ganesha_gone().unwrap_or_default()
+                );
+                return false;
+            }
             Err(e)
                 if e.is_retryable()
                     && until.saturating_duration_since(Instant::now()) > backoff.pause() =>
@@ -396,6 +407,18 @@ fn enter_grace(req: &Request, until: Instant) -> bool {
                 return false;
             }
         }
+    }
+}
+
+/// Why the local ganesha.nfsd is known to be gone: a pid file that names no live ganesha
+/// (a crash leaves it behind). None when it runs, or when no pid file is found (it may be
+/// kept where we do not look: then retrying is the safe side).
+fn local_ganesha_gone() -> Option<String> {
+    use crate::ganesha::{pid, Liveness, NotRunning};
+    match pid::liveness(None) {
+        Liveness::Running { .. }
+        | Liveness::Stopped(NotRunning::NoPidFile { .. } | NotRunning::Unreadable { .. }) => None,
+        Liveness::Stopped(why) => Some(format!("the local ganesha.nfsd is gone: {why}")),
     }
 }
 

@@ -313,22 +313,73 @@ fn retreat(
     set_pending(state, None)
 }
 
+/// How long a stop waits for an attrd that does not accept connections: long enough for
+/// pacemakerd to respawn a crashed one, no longer (waiting cannot help after that).
+const ATTRD_RESPAWN: Duration = Duration::from_secs(3);
+
 /// A stop that fails escalates to fencing: a passing attrd hiccup is retried (the retreat
 /// is idempotent, it queries first) as long as the budget allows.
+///
+/// Two answers come at once, deliberately:
+/// - never started here (no state file): nothing to undo, 0 without asking anyone;
+/// - run by hand (no CRM_meta_on_node) where no controller runs (crm_node cannot connect):
+///   0, there is no cluster here to undo anything in;
+/// - attrd not running on this node (after a respawn's worth of retries): 0, with an error
+///   logged. The attributes are transient and attrd's alone: no one on this node can change
+///   them while it is gone, and they leave with it (or with the node); a failed stop would
+///   only fence a node whose one fault is its attribute manager, taking every other
+///   resource down with it. Any other failure (attrd answering with an error, hanging)
+///   is retried within the budget and then fails the stop, as before.
 fn stop(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfCode> {
+    match state.read() {
+        Ok(None) => {
+            log::info!("not started on this node: nothing to undo");
+            return Ok(OcfCode::Success);
+        }
+        Ok(Some(_)) => {}
+        // Unreadable: act as if started (undoing twice is harmless).
+        Err(e) => log::warn!("{e}; removing the attributes all the same"),
+    }
+    let began = std::time::Instant::now();
     let mut backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(2));
     loop {
-        let attempt = pacemaker::local_node_name(ctx)
-            .and_then(|node| retreat(ctx, cfg, state, &node, Finish::Now));
+        let attempt = pacemaker::local_node_name_if_connected(ctx).and_then(|node| {
+            let Some(node) = node else {
+                // Only a run by hand lacks CRM_meta_on_node; without a controller there is
+                // no cluster here to undo anything in.
+                log::warn!("stop: the controller is not running on this node: nothing to undo");
+                return Ok(Ok(()));
+            };
+            match attrd::query(&cfg.grace_active, &node, &ctx.deadline) {
+                Err(e @ attrd::AttrdError::Unreachable { .. }) => return Ok(Err(e)),
+                Err(e) => return Err(e.into()),
+                Ok(_) => {}
+            }
+            retreat(ctx, cfg, state, &node, Finish::Now).map(Ok)
+        });
+        let room = ctx.deadline.remaining() > backoff.pause() + CALL_RESERVE * 2;
         match attempt {
-            Ok(()) => break,
-            Err(e) if ctx.deadline.remaining() > backoff.pause() + CALL_RESERVE * 2 => {
+            Ok(Ok(())) => break,
+            Ok(Err(e)) if room && began.elapsed() + backoff.pause() < ATTRD_RESPAWN => {
+                log::warn!("stop: {e}; retrying in {} ms", backoff.pause().as_millis());
+                std::thread::sleep(backoff.advance());
+            }
+            Ok(Err(e)) => {
+                log::error!(
+                    "stop: {e}; the attributes go with attrd or the node: stopped without them"
+                );
+                break;
+            }
+            Err(e) if room => {
                 log::warn!("stop: {e}; retrying in {} ms", backoff.pause().as_millis());
                 std::thread::sleep(backoff.advance());
             }
             Err(e) => return Err(e),
         }
     }
-    state.remove()?;
+    // A leftover state file is only a claim to be started; a cleanup error never fails a stop.
+    if let Err(e) = state.remove() {
+        log::warn!("{e}");
+    }
     Ok(OcfCode::Success)
 }

@@ -11,7 +11,8 @@
 //! its place; a second start on a linked node changes nothing. stop: the link goes, the
 //! original comes back. Nothing is ever deleted: where keeping data would need clobbering
 //! something (a backup already there, a regular file in the way) start refuses and says why.
-//! monitor: linked to the right target → 0, anything else → 7.
+//! monitor: linked to the right target → 0 (1 when that directory is gone: the volume is
+//! not mounted), anything else → 7.
 
 use std::borrow::Cow;
 use std::io;
@@ -78,14 +79,24 @@ impl Config {
         let p = ctx.params(SPECS);
         let ha_vol_mnt = absolute_path(&p.required_string("ha_vol_mnt")?, "ha_vol_mnt")?;
         let nfs_dir = absolute_path(&p.required_string("nfs_dir")?, "nfs_dir")?;
-        if nfs_dir.parent().is_none() || nfs_dir.starts_with(&ha_vol_mnt) {
-            return Err(OcfError::configured(format!(
-                "parameter 'nfs_dir' ({}) must be a directory outside ha_vol_mnt, not the root",
-                nfs_dir.display()
-            )));
-        }
         let mut backup = nfs_dir.clone().into_os_string();
         backup.push(".backup");
+        let backup = PathBuf::from(backup);
+        // Overlap either way round is a loop: with the volume inside nfs_dir (or its
+        // backup), start would move the shared volume into the backup and link into it.
+        let overlap = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
+        if nfs_dir.parent().is_none()
+            || overlap(&nfs_dir, &ha_vol_mnt)
+            || overlap(&backup, &ha_vol_mnt)
+        {
+            return Err(OcfError::configured(format!(
+                "parameters 'nfs_dir' ({}) and 'ha_vol_mnt' ({}) must not overlap (neither \
+                 inside the other, nor the volume inside {}), and nfs_dir is not the root",
+                nfs_dir.display(),
+                ha_vol_mnt.display(),
+                backup.display()
+            )));
+        }
         let node_dir = match p.required_string("node_dir")?.trim() {
             "auto" => NodeDir::Auto,
             "hostname" => NodeDir::Hostname,
@@ -100,7 +111,7 @@ impl Config {
         Ok(Config {
             ha_vol_mnt,
             nfs_dir,
-            backup: PathBuf::from(backup),
+            backup,
             node_dir,
         })
     }
@@ -386,7 +397,17 @@ fn monitor(ctx: &Context<'_>, cfg: &Config) -> OcfResult<OcfCode> {
     };
     match entry(&cfg.nfs_dir)? {
         Entry::Link(current) if candidates.iter().any(|c| same_target(&current, c)) => {
-            Ok(OcfCode::Success)
+            // The right link to a directory that is gone (the volume unmounted) serves nothing.
+            if current.is_dir() {
+                Ok(OcfCode::Success)
+            } else {
+                Err(OcfError::generic(format!(
+                    "{} links to {}, which is not a directory now (is {} mounted?)",
+                    cfg.nfs_dir.display(),
+                    current.display(),
+                    cfg.ha_vol_mnt.display()
+                )))
+            }
         }
         Entry::Link(current) => Err(OcfError::NotRunning(format!(
             "{} links to {}, not {}",

@@ -125,3 +125,19 @@ fn every_agent_advertises_the_mandatory_actions() {
         assert_eq!(advertised, implemented, "{}", agent.name());
     }
 }
+
+#[test]
+fn meta_data_advertises_exactly_the_actions_the_code_implements() {
+    for agent in super::all() {
+        let xml = agent.metadata();
+        let mut advertised: Vec<&str> = metadata::advertised_actions(&xml)
+            .into_iter()
+            .filter(|a| *a != "meta-data")
+            .collect();
+        advertised.sort();
+        advertised.dedup();
+        let mut implemented = agent.action_names().to_vec();
+        implemented.sort();
+        assert_eq!(advertised, implemented, "{}", agent.name());
+    }
+}

@@ -569,10 +569,14 @@ fn init_logging(agent: &str, opts: &FenceOptions) {
 }
 
 /// Run a fence agent: options from the arguments if any, else from stdin.
+/// What of stdin is read for options at most.
+const STDIN_MAX: u64 = 1 << 20;
+
 pub fn run(agent: &dyn FenceAgent, args: &[String], stdin: impl Read) -> i32 {
     let params = agent.params();
     let opts = if args.is_empty() {
-        FenceOptions::parse_with(std::io::BufReader::new(stdin), &params)
+        // Options are a few short lines: a caller streaming more must not fill the memory.
+        FenceOptions::parse_with(std::io::BufReader::new(stdin.take(STDIN_MAX)), &params)
     } else {
         FenceOptions::from_args(args, &params)
     };

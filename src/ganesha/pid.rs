@@ -120,7 +120,9 @@ pub fn liveness_in(configured: Option<&Path>, proc_root: &Path) -> Liveness {
 
 /// Ok(pid) for a live ganesha; Err(None) when the file does not exist.
 fn check_pidfile(pidfile: &Path, proc_root: &Path) -> Result<u32, Option<NotRunning>> {
-    let content = match std::fs::read(pidfile) {
+    // Only the first line counts, as ganesha writes "<pid>\n": 64 bytes are plenty, and no
+    // more is read (pid_file=/dev/zero must not fill the memory, a FIFO must not hang).
+    let content = match crate::ocf::file::read_head(pidfile, 64) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
         Err(e) => {
@@ -130,8 +132,7 @@ fn check_pidfile(pidfile: &Path, proc_root: &Path) -> Result<u32, Option<NotRunn
             }))
         }
     };
-    // Only the first line counts, as ganesha writes "<pid>\n"; cap what is quoted back.
-    let text = String::from_utf8_lossy(&content[..content.len().min(64)]).into_owned();
+    let text = String::from_utf8_lossy(&content).into_owned();
     let first = text.lines().next().unwrap_or("").trim();
     if first.is_empty() {
         return Err(Some(NotRunning::Empty {

@@ -91,9 +91,13 @@ impl From<HttpError> for OcfError {
     }
 }
 
+/// A CA bundle larger than this is not one (the whole Mozilla bundle is ~220 KiB).
+const CA_FILE_MAX: usize = 8 << 20;
+
 /// Load the roots of a PEM file; an unreadable or empty file is an error naming it.
 pub fn load_ca(ca: &Path) -> Result<RootCerts, HttpError> {
-    let pem = std::fs::read(ca)
+    // Bounded, and only a regular file: ca_file=/dev/zero must not fill the memory.
+    let pem = crate::ocf::file::read_limited(ca, CA_FILE_MAX)
         .map_err(|e| HttpError::CaFile(format!("cannot read ca_file {}: {e}", ca.display())))?;
     let certs: Vec<_> = ureq::tls::parse_pem(&pem)
         .filter_map(|item| match item {

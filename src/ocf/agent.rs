@@ -110,8 +110,15 @@ pub fn write_stdout(text: &str) -> bool {
         .is_ok()
 }
 
-/// Write to stderr, ignoring failure: there is nowhere left to report it.
+/// Write to stderr, ignoring failure (closed, full, a reader gone: there is nowhere left to
+/// report it, and the action must go on). Any exit-reason prefix in `text` is defanged:
+/// only [`log::exit_reason`] writes the real one.
 pub fn write_stderr(text: &str) {
+    write_stderr_raw(&log::defang(text));
+}
+
+/// [`write_stderr`] as is, for the reason line itself.
+pub(crate) fn write_stderr_raw(text: &str) {
     use std::io::Write;
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }

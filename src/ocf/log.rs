@@ -8,7 +8,6 @@
 //! The failure reason goes to stderr once as `ocf-exit-reason:<msg>` (the prefix comes from
 //! OCF_EXIT_REASON_PREFIX), and is logged as an error to the other sinks.
 
-use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::sync::OnceLock;
@@ -30,10 +29,16 @@ pub struct LogConfig {
 
 impl LogConfig {
     pub fn from_env(env: &OcfEnv, agent: &str, stdout_is_tty: bool) -> Self {
+        // The tag starts every line: a newline or a reason prefix in it (HA_LOGTAG, an
+        // instance name) would forge lines of its own.
         let tag = match env.var("HA_LOGTAG") {
-            Some(t) => t.to_string(),
+            Some(t) => defang(&one_line(t)),
             None => match env.resource_instance() {
-                Some(inst) => format!("{agent}({inst})[{}]", std::process::id()),
+                Some(inst) => format!(
+                    "{agent}({})[{}]",
+                    defang(&one_line(inst)),
+                    std::process::id()
+                ),
                 None => format!("{agent}[{}]", std::process::id()),
             },
         };
@@ -129,6 +134,37 @@ fn one_line(msg: &str) -> String {
     msg.replace(['\n', '\r'], " ")
 }
 
+/// pacemaker-execd keeps the text after the *last* `ocf-exit-reason:` anywhere on stderr, so
+/// text from outside the program (a parameter, a node name, a log tag) must never carry the
+/// prefix: every prefix in `text` loses its colon's meaning (`ocf-exit-reason\:`). Also the
+/// prefix OCF_EXIT_REASON_PREFIX names, when it is another.
+pub fn defang(text: &str) -> String {
+    const PREFIX: &str = "ocf-exit-reason:";
+    let mut out = escape_prefix(text, PREFIX);
+    if let Some(custom) = configured_prefix().filter(|p| p != PREFIX && p.len() > 1) {
+        out = escape_prefix(&out, &custom);
+    }
+    out
+}
+
+fn escape_prefix(text: &str, prefix: &str) -> String {
+    // A backslash before the prefix's last character breaks every match of it.
+    let Some((cut, _)) = prefix.char_indices().last() else {
+        return text.to_string();
+    };
+    let escaped = format!("{}\\{}", &prefix[..cut], &prefix[cut..]);
+    text.replace(prefix, &escaped)
+}
+
+fn configured_prefix() -> Option<String> {
+    match LOGGER.get() {
+        Some(l) => Some(l.config.exit_reason_prefix.clone()),
+        None => std::env::var("OCF_EXIT_REASON_PREFIX")
+            .ok()
+            .filter(|p| !p.is_empty()),
+    }
+}
+
 pub struct OcfLogger {
     config: LogConfig,
 }
@@ -140,10 +176,10 @@ impl OcfLogger {
         if is_debug && !c.debug {
             return;
         }
-        let line = format!("{}: {}", level_word(level), one_line(msg));
+        let line = format!("{}: {}", level_word(level), defang(&one_line(msg)));
         if c.tty {
             if include_stderr {
-                eprintln!("{}: {line}", c.tag);
+                super::agent::write_stderr(&format!("{}: {line}\n", c.tag));
             }
             return;
         }
@@ -161,34 +197,50 @@ impl OcfLogger {
             append(logfile, &file_line);
         }
         if include_stderr && c.syslog_facility.is_none() && c.logfile.is_none() {
-            eprint!("{file_line}");
+            super::agent::write_stderr(&file_line);
         }
     }
 }
 
 fn append(path: &str, line: &str) {
-    // A log file we cannot write must never change the action's result.
-    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    // A log file we cannot write must never change the action's result, and one that would
+    // block (a FIFO nobody reads, a full pipe) must never hold it up: non-blocking, and a
+    // short write is dropped rather than waited for.
+    if let Ok(mut f) = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
         let _ = f.write_all(line.as_bytes());
     }
 }
 
+/// One datagram to the local syslog socket, never waiting: glibc's syslog() blocks in
+/// send() while the daemon's queue is full, which would hold the action.
 fn syslog(facility: libc::c_int, level: Level, tag: &str, line: &str) {
-    static IDENT: OnceLock<CString> = OnceLock::new();
-    let ident = IDENT.get_or_init(|| CString::new(tag.replace('\0', "")).unwrap_or_default());
-    let Ok(msg) = CString::new(line.replace('\0', "")) else {
+    syslog_to(std::path::Path::new("/dev/log"), facility, level, tag, line);
+}
+
+fn syslog_to(socket: &std::path::Path, facility: libc::c_int, level: Level, tag: &str, line: &str) {
+    use std::os::unix::net::UnixDatagram;
+    let Ok(sock) = UnixDatagram::unbound() else {
         return;
     };
-    // SAFETY: ident lives for the whole process (glibc keeps the pointer); "%s" keeps the
-    // message from being read as a format string.
-    unsafe {
-        libc::openlog(ident.as_ptr(), libc::LOG_PID, facility);
-        libc::syslog(
-            syslog_priority(level) | facility,
-            c"%s".as_ptr(),
-            msg.as_ptr(),
-        );
+    if sock.set_nonblocking(true).is_err() {
+        return;
     }
+    let tag = tag.replace('\0', "");
+    let msg = line.replace('\0', "");
+    // RFC 3164, as glibc writes it: <PRI>TIMESTAMP TAG[PID]: MSG
+    let datagram = format!(
+        "<{}>{}{tag}[{}]: {msg}",
+        syslog_priority(level) | facility,
+        timestamp(),
+        std::process::id()
+    );
+    let _ = sock.send_to(datagram.as_bytes(), socket);
 }
 
 impl Log for OcfLogger {
@@ -231,7 +283,8 @@ pub fn exit_reason(msg: &str, level: Level) {
         Some(l) => l.config.exit_reason_prefix.clone(),
         None => exit_reason_prefix(std::env::var("OCF_EXIT_REASON_PREFIX").ok().as_deref()),
     };
-    super::agent::write_stderr(&format!("{prefix}{}\n", one_line(msg)));
+    // The one line that carries the prefix: the message in it is defanged like any other.
+    super::agent::write_stderr_raw(&format!("{prefix}{}\n", defang(&one_line(msg))));
     if let Some(logger) = LOGGER.get() {
         let stderr_sink = logger.config.stderr_is_a_sink();
         logger.write_sinks(level, msg, !stderr_sink);
@@ -270,6 +323,48 @@ mod tests {
         assert!(c.debug);
 
         assert!(LogConfig::from_env(&OcfEnv::default(), "a", false).stderr_is_a_sink());
+    }
+
+    #[test]
+    fn reason_prefixes_from_outside_are_defanged() {
+        assert_eq!(
+            defang("x ocf-exit-reason:forged"),
+            "x ocf-exit-reason\\:forged"
+        );
+        assert_eq!(escape_prefix("aREASONb", "REASON"), "aREASO\\Nb");
+        let env = OcfEnv::from_pairs([("OCF_RESOURCE_INSTANCE", "x\nocf-exit-reason:f")]);
+        let c = LogConfig::from_env(&env, "a", false);
+        assert!(!c.tag.contains('\n'), "{}", c.tag);
+    }
+
+    #[test]
+    fn syslog_lines_are_datagrams_in_the_format_glibc_sends() {
+        use std::os::unix::net::UnixDatagram;
+        let dir = std::env::temp_dir().join(format!("ocfbox-syslog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log");
+        let daemon = UnixDatagram::bind(&path).unwrap();
+        syslog_to(
+            &path,
+            libc::LOG_DAEMON,
+            Level::Warn,
+            "agent(x)",
+            "WARNING: hi",
+        );
+        let mut buf = [0u8; 512];
+        let n = daemon.recv(&mut buf).unwrap();
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // priority 4 (warning) | facility daemon (3 << 3) = 28
+        assert!(got.starts_with("<28>"), "{got}");
+        assert!(
+            got.ends_with(&format!("agent(x)[{}]: WARNING: hi", std::process::id())),
+            "{got}"
+        );
+        // A daemon that reads nothing never holds the caller: the send fails instead.
+        for _ in 0..2000 {
+            syslog_to(&path, libc::LOG_DAEMON, Level::Info, "t", "fill");
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -132,30 +132,39 @@ pub fn run_invocation(
     let stdout = child.stdout.take().map(spawn_reader);
     let stderr = child.stderr.take().map(spawn_reader);
 
+    // Wait for the exit without reaping (WNOWAIT): until we reap it, the child's PID, which
+    // is also its process group's id, cannot be handed to another process, so killing the
+    // group can only hit what the child left behind. Killing after reaping could hit a
+    // stranger that got the recycled PID.
     let (done_tx, done_rx) = mpsc::channel();
     thread::spawn(move || {
-        let _ = done_tx.send(child.wait());
+        let _ = done_tx.send(wait_exited_unreaped(pid));
     });
-    let status = match done_rx.recv_timeout(timeout) {
-        Ok(Ok(status)) => status,
+    let timed_out = match done_rx.recv_timeout(timeout) {
+        Ok(Ok(())) => false,
         Ok(Err(source)) => {
+            kill_group(pid);
+            let _ = reap_within(&mut child, Duration::from_secs(1));
             return Err(ProcessError::Spawn {
                 program: program.clone(),
                 source,
-            })
+            });
         }
-        Err(_) => {
-            kill_group(pid);
-            // Reap it so no zombie outlives the action.
-            let _ = done_rx.recv_timeout(Duration::from_secs(1));
+        Err(_) => true,
+    };
+    // Exited or not, the group may still hold the pipes open (a daemonised grandchild), and
+    // on a timeout the child itself must go: end the whole group, then reap.
+    kill_group(pid);
+    let status = reap_within(&mut child, Duration::from_secs(1));
+    let status = match (timed_out, status) {
+        (false, Some(status)) => status,
+        _ => {
             return Err(ProcessError::TimedOut {
                 program: program.clone(),
                 after: timeout,
-            });
+            })
         }
     };
-    // The group may still hold the pipes open (a daemonised grandchild): end it too.
-    kill_group(pid);
     let collect = |rx: Option<mpsc::Receiver<Vec<u8>>>| {
         rx.and_then(|rx| rx.recv_timeout(Duration::from_millis(500)).ok())
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -188,11 +197,66 @@ fn spawn_reader<R: Read + Send + 'static>(mut pipe: R) -> mpsc::Receiver<Vec<u8>
     rx
 }
 
+/// Block until child `pid` has exited, leaving it unreaped (a zombie).
+fn wait_exited_unreaped(pid: i32) -> std::io::Result<()> {
+    loop {
+        // SAFETY: waitid fills the zeroed siginfo_t it is given; nothing else is touched.
+        let rc = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Reap the child, waiting at most `limit` (SIGKILL was sent; a process stuck in the
+/// kernel is left as a zombie rather than holding the action).
+fn reap_within(child: &mut std::process::Child, limit: Duration) -> Option<ExitStatus> {
+    let until = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(2)),
+            _ => return None,
+        }
+    }
+}
+
+/// SIGKILL to the process group `pgid`, led by our child of that PID, which the caller has
+/// not reaped yet; refused for any other process (a recycled PID is a stranger's).
 fn kill_group(pgid: i32) {
     use nix::sys::signal::{killpg, Signal};
     use nix::unistd::Pid;
-    // ESRCH (already gone) is the normal case after a clean exit.
+    if !is_unreaped_child(pgid) {
+        return;
+    }
+    // ESRCH (the group is gone) is the normal case after a clean exit.
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+}
+
+/// `pid` is a child of this process that has not been reaped (running or a zombie): only
+/// then is its number still ours, and so the group of that number.
+fn is_unreaped_child(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // Fields after the command's closing ')': state, ppid, ...
+    let ppid = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse::<u32>().ok());
+    ppid == Some(std::process::id())
 }
 
 #[cfg(test)]
@@ -240,6 +304,34 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).ok();
         assert!(!alive, "grandchild {pid} survived the timeout");
+    }
+
+    /// #12.6: the group kill must never reach a process that is not our unreaped child,
+    /// as a recycled PID would be. A stranger leading its own group stands in for one.
+    #[test]
+    fn the_group_kill_spares_a_process_that_is_not_our_child() {
+        let out = run(
+            // Wait until it leads its own group, or our own group kill would catch it.
+            &argv(&[
+                "sh",
+                "-c",
+                "setsid sleep 30 >/dev/null 2>&1 & p=$!; \
+                 while [ \"$(cut -d' ' -f5 /proc/$p/stat)\" != \"$p\" ]; do :; done; echo $p",
+            ]),
+            Duration::from_secs(5),
+        )
+        .expect("sh runs");
+        let stranger: i32 = out.stdout.trim().parse().expect("pid");
+        // setsid made it the leader of a group of its own number: what a reused PID is.
+        kill_group(stranger);
+        let alive = std::fs::read_to_string(format!("/proc/{stranger}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(stranger),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        assert!(alive, "a stranger's group was killed");
     }
 
     #[test]

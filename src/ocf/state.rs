@@ -53,9 +53,11 @@ impl StateFile {
 
     /// The recorded `key=value` lines; None when the file does not exist (not started).
     pub fn read(&self) -> OcfResult<Option<BTreeMap<String, String>>> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) => Ok(Some(
-                text.lines()
+        // Ours, small; bounded all the same (HA_RSCTMP could hold anything by that name).
+        match super::file::read_limited(&self.path, 64 << 10) {
+            Ok(bytes) => Ok(Some(
+                String::from_utf8_lossy(&bytes)
+                    .lines()
                     .filter_map(|l| l.split_once('='))
                     .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
                     .collect(),

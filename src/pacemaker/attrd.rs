@@ -15,6 +15,10 @@ const RC_NO_SUCH_ATTRIBUTE: i32 = 78;
 /// CRM_EX_NOSUCH as some versions spell "no such attribute" with `--all`.
 const RC_NOSUCH: i32 = 105;
 
+/// attrd_updater's exit status when attrd does not accept the connection (CRM_EX_NOT_CONNECTED):
+/// it is not running on this node.
+const RC_NOT_CONNECTED: i32 = 102;
+
 /// No attrd_updater call may take more than this, whatever is left of the operation.
 const CALL_CAP: Duration = Duration::from_secs(10);
 
@@ -32,6 +36,8 @@ pub enum AttrdError {
         status: String,
         stderr: String,
     },
+    #[error("attrd is not reachable on this node to {what}: {stderr}")]
+    Unreachable { what: String, stderr: String },
     #[error("attrd_updater's answer to {what} is not the XML expected: {detail}")]
     BadOutput { what: String, detail: String },
 }
@@ -105,6 +111,12 @@ fn call(
 }
 
 fn failed(what: &str, out: &process::ProcessOutput) -> AttrdError {
+    if out.status.code() == Some(RC_NOT_CONNECTED) {
+        return AttrdError::Unreachable {
+            what: what.to_string(),
+            stderr: out.stderr.trim().replace('\n', " "),
+        };
+    }
     AttrdError::Failed {
         what: what.to_string(),
         status: out.describe_status(),

@@ -67,6 +67,23 @@ impl SystemdError {
         }
     }
 
+    /// The bus socket does not exist.
+    pub fn socket_missing(&self) -> bool {
+        matches!(self, SystemdError::Bus(e) if e.socket_missing())
+    }
+
+    /// The bus answered that no one owns systemd's name.
+    pub fn no_owner(&self) -> bool {
+        match self {
+            SystemdError::Call { source, .. } => matches!(
+                dbus::error_name(source).as_deref(),
+                Some("org.freedesktop.DBus.Error.ServiceUnknown")
+                    | Some("org.freedesktop.DBus.Error.NameHasNoOwner")
+            ),
+            _ => false,
+        }
+    }
+
     /// The bus or systemd went away (disconnect, NoReply during a re-exec): worth retrying.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -195,6 +212,39 @@ impl Systemd {
         Ok(s)
     }
 
+    /// Is there a manager that may be back on the bus in a moment (one re-executing drops
+    /// its name for a while)? The system manager is PID 1; a user manager is a `systemd
+    /// --user` of this user.
+    fn manager_alive(&self) -> bool {
+        let comm = |pid: &str| std::fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+        match self.kind {
+            ManagerKind::System => comm("1").is_some_and(|c| c.trim_end() == "systemd"),
+            ManagerKind::User => {
+                let me = nix::unistd::geteuid();
+                let Ok(dir) = std::fs::read_dir("/proc") else {
+                    return true;
+                };
+                dir.flatten().any(|e| {
+                    use std::os::unix::fs::MetadataExt;
+                    let name = e.file_name();
+                    let Some(pid) = name
+                        .to_str()
+                        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                    else {
+                        return false;
+                    };
+                    comm(pid).is_some_and(|c| c.trim_end() == "systemd")
+                        && e.metadata().is_ok_and(|m| m.uid() == me.as_raw())
+                        && crate::ocf::file::read_head(
+                            std::path::Path::new(&format!("/proc/{pid}/cmdline")),
+                            4096,
+                        )
+                        .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--user"))
+                })
+            }
+        }
+    }
+
     /// After a transient failure the connection may be dead: the next call makes a new one.
     pub(crate) fn forget_session(&self) {
         self.session.borrow_mut().take();
@@ -230,12 +280,16 @@ impl Systemd {
                 };
                 match attempt.await {
                     // No bus at all is only worth a short wait (dbus-daemon restarting):
-                    // on a node without it, the answer will not change.
+                    // on a node without it, the answer will not change. Without even its
+                    // socket, nothing is worth waiting for.
                     Err(e @ SystemdError::Bus(DbusError::Connect { .. }))
-                        if started.elapsed() >= CONNECT_RETRY =>
+                        if started.elapsed() >= CONNECT_RETRY || e.socket_missing() =>
                     {
                         return Err(e)
                     }
+                    // No one owns systemd's name: worth a wait only while a manager that
+                    // re-executes (and so comes back) is there.
+                    Err(e) if e.no_owner() && !self.manager_alive() => return Err(e),
                     Err(e) if e.is_transient() && remaining(until) > backoff.pause() => {
                         log::info!("systemd did not answer ({e}); trying again");
                         self.forget_session();

@@ -6,6 +6,7 @@
 //! and ends every process it started, by PID, when it is dropped (also on panic).
 //! A test that lacks root or a package fails with a message saying what to install.
 
+pub mod case;
 pub mod execd;
 pub mod ganesha;
 pub mod nova;
