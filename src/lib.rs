@@ -13,6 +13,8 @@ pub mod fence;
 pub mod ganesha;
 pub mod health;
 pub mod http;
+pub mod instance_ha;
 pub mod ocf;
+pub mod openstack;
 pub mod pacemaker;
 pub mod systemd;

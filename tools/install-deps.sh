@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Make sure the programs the test suite drives are on this machine: real Pacemaker,
 # Corosync, systemd, D-Bus, NFS-Ganesha, resource-agents (ocf-tester, the DTD and RNG),
-# xmllint, iproute2, hyperfine. As root, missing Debian packages are installed with apt;
+# xmllint, iproute2, hyperfine; for the Nova simulator and its fidelity checks Debian's
+# /usr/bin/python3 (not a pyenv shim earlier on PATH), openssl, python3-novaclient,
+# python3-openstackclient, python3-keystoneclient (fence-agents only suggests it) and
+# fence-agents. As root, missing Debian packages are installed with apt;
 # otherwise the script names what is missing and fails, so no test silently skips.
 set -euo pipefail
 
@@ -25,7 +28,14 @@ need=(
   "unshare util-linux"
   "setpriv util-linux"
   "hyperfine hyperfine"
-  "python3 python3"
+  "/usr/bin/python3 python3"
+  "/usr/bin/nova python3-novaclient"
+  "/usr/bin/openstack python3-openstackclient"
+  "/usr/lib/python3/dist-packages/keystoneclient/__init__.py python3-keystoneclient"
+  "/usr/lib/python3/dist-packages/yaml/__init__.py python3-yaml"
+  "/usr/sbin/fence_compute fence-agents"
+  "/usr/sbin/fence_evacuate fence-agents"
+  "openssl openssl"
   "crm crmsh"
 )
 

@@ -4,6 +4,7 @@
 pub mod ganesha_grace;
 pub mod ganesha_mon;
 pub mod ganesha_nfsd;
+pub mod nova_evacuate;
 pub mod presets;
 pub mod systemd_service;
 
@@ -83,6 +84,7 @@ pub fn all() -> Vec<&'static dyn Agent> {
         &ganesha_grace::GaneshaGrace,
         &ganesha_nfsd::GaneshaNfsd,
         &systemd_service::SystemdService,
+        &nova_evacuate::NovaEvacuate,
     ];
     agents.extend(presets::PRESETS.iter().map(|p| p as &'static dyn Agent));
     agents

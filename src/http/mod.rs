@@ -21,6 +21,9 @@ pub use url::{basic_authorization, redact_url, Url};
 
 use crate::ocf::{Deadline, OcfCode, OcfError};
 
+/// Idle connections kept per host, at least the widest worker pool that shares a client.
+pub const IDLE_PER_HOST: usize = 32;
+
 /// A JSON body is read up to this much (OpenStack listings are paginated well below it).
 pub const JSON_LIMIT: u64 = 16 * 1024 * 1024;
 
@@ -134,6 +137,10 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            // ureq keeps 3 idle connections per host by default: with more workers in
+            // flight, every further request would pay a new TCP and TLS handshake.
+            .max_idle_connections_per_host(IDLE_PER_HOST)
+            .max_idle_connections(2 * IDLE_PER_HOST)
             .proxy(None)
             .user_agent(format!("ocfbox/{} {purpose}", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)

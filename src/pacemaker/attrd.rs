@@ -12,6 +12,8 @@ use crate::ocf::{Deadline, OcfError, OcfResult};
 
 /// attrd_updater's exit status when the attribute does not exist (CRM_EX_NOSUCH).
 const RC_NO_SUCH_ATTRIBUTE: i32 = 78;
+/// CRM_EX_NOSUCH as some versions spell "no such attribute" with `--all`.
+const RC_NOSUCH: i32 = 105;
 
 /// No attrd_updater call may take more than this, whatever is left of the operation.
 const CALL_CAP: Duration = Duration::from_secs(10);
@@ -89,7 +91,14 @@ fn call(
     }
     let mut argv = vec!["attrd_updater".to_string()];
     argv.extend(args.iter().map(|a| a.to_string()));
-    process::run(&argv, limit).map_err(|source| AttrdError::Tool {
+    // pacemaker-execd sets CRM_meta_on_node for every agent, and attrd_updater 2.1.5 takes it
+    // as the node to answer for: `-A` would then report the local node only.
+    let inv = process::Invocation {
+        argv: &argv,
+        env: &[],
+        env_remove: &["OCF_RESKEY_CRM_meta_on_node"],
+    };
+    process::run_invocation(&inv, limit).map_err(|source| AttrdError::Tool {
         what: what.to_string(),
         source,
     })
@@ -115,6 +124,23 @@ pub fn update(
         &format!("set {name}={value}"),
         &["--update", value],
         node,
+        deadline,
+    )
+}
+
+/// Set the private attribute `name` to `value` on `node`: kept in attrd's memory only,
+/// never written to the CIB, and no transition follows (fence_compute's `evacuate`).
+pub fn update_private(
+    name: &str,
+    value: &str,
+    node: &str,
+    deadline: &Deadline,
+) -> Result<(), AttrdError> {
+    change(
+        name,
+        &format!("set {name}={value} on {node}"),
+        &["--private", "--update", value],
+        Some(node),
         deadline,
     )
 }
@@ -171,6 +197,44 @@ pub fn query(name: &str, node: &str, deadline: &Deadline) -> Result<Option<Strin
     parse_query(&out.stdout, name, node).map_err(|detail| AttrdError::BadOutput { what, detail })
 }
 
+/// `name` on every node attrd knows it for: (node, value) pairs, empty values included (a
+/// deleted attribute stays in attrd with an empty value).
+pub fn query_all(name: &str, deadline: &Deadline) -> Result<Vec<(String, String)>, AttrdError> {
+    check_name(name)?;
+    let what = format!("query {name} on all nodes");
+    let out = call(
+        &["--name", name, "--query", "--all", "--output-as=xml"],
+        &what,
+        deadline,
+    )?;
+    if out.status.code() == Some(RC_NO_SUCH_ATTRIBUTE) || out.status.code() == Some(RC_NOSUCH) {
+        return Ok(Vec::new());
+    }
+    if !out.success() {
+        return Err(failed(&what, &out));
+    }
+    parse_query_all(&out.stdout, name).map_err(|detail| AttrdError::BadOutput { what, detail })
+}
+
+pub fn parse_query_all(xml: &str, name: &str) -> Result<Vec<(String, String)>, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    if !root.has_tag_name("pacemaker-result") {
+        return Err(format!("root element is <{}>", root.tag_name().name()));
+    }
+    Ok(root
+        .descendants()
+        .filter(|n| n.has_tag_name("attribute"))
+        .filter(|n| n.attribute("name") == Some(name))
+        .filter_map(|n| {
+            Some((
+                n.attribute("host")?.to_string(),
+                n.attribute("value").unwrap_or("").to_string(),
+            ))
+        })
+        .collect())
+}
+
 /// The value for (`name`, `node`) in attrd_updater's `<pacemaker-result>`.
 pub fn parse_query(xml: &str, name: &str, node: &str) -> Result<Option<String>, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
@@ -217,6 +281,29 @@ mod tests {
         );
         assert_eq!(parse_query(xml, "grace-active", "node1").unwrap(), None);
         assert_eq!(parse_query(xml, "other", "node2").unwrap(), None);
+    }
+
+    #[test]
+    fn all_nodes_with_empty_values() {
+        let xml = r#"<pacemaker-result api-version="2.25" request="attrd_updater -n evacuate -Q -A --output-as=xml">
+  <attribute name="evacuate" value="yes" host="cmp1"/>
+  <attribute name="evacuate" value="" host="cmp2"/>
+  <attribute name="evacuate" value="ctl1@1700000000" host="cmp3.example.com"/>
+  <status code="0" message="OK"/>
+</pacemaker-result>"#;
+        let all = parse_query_all(xml, "evacuate").unwrap();
+        assert_eq!(
+            all,
+            vec![
+                ("cmp1".to_string(), "yes".to_string()),
+                ("cmp2".to_string(), String::new()),
+                (
+                    "cmp3.example.com".to_string(),
+                    "ctl1@1700000000".to_string()
+                ),
+            ]
+        );
+        assert!(parse_query_all("<x/>", "evacuate").is_err());
     }
 
     #[test]

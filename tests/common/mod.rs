@@ -7,6 +7,7 @@
 
 pub mod execd;
 pub mod ganesha;
+pub mod nova;
 pub mod ns;
 pub mod pacemaker;
 pub mod proc;
