@@ -12,13 +12,14 @@ OCF_RA_DIR ?= $(OCF_ROOT)/resource.d
 LIBEXECDIR ?= $(PREFIX)/libexec/ocfbox
 SBINDIR    ?= $(PREFIX)/sbin
 ALERTDIR   ?= $(PREFIX)/share/pacemaker/alerts
+MANDIR     ?= $(PREFIX)/share/man
 INSTALL    ?= install
 CARGO      ?= cargo
 
 # The binary `install` copies; tests stage their own debug build with BIN=...
 BIN        ?= target/release/ocfbox
 
-.PHONY: all build deps test lint manifest install uninstall bench clean
+.PHONY: all build deps test lint manifest man-manifest man install uninstall bench clean
 
 all: build
 
@@ -49,6 +50,30 @@ manifest:
 		esac; \
 	done
 
+# One line per program: its man page under MANDIR, as `make install` puts it (gzip'd).
+# OCF agents: man7/ocf_<provider>_<agent>.7 (as resource-agents names them); fence and
+# alert agents: man8/<name>.8.
+man-manifest:
+	@test -x $(BIN) || $(CARGO) build --release --locked
+	@$(BIN) list | while read -r name kind _; do \
+		case $$kind in \
+			ocf) echo "$(MANDIR)/man7/ocf_$(PROVIDER)_$$name.7.gz" ;; \
+			*) echo "$(MANDIR)/man8/$$name.8.gz" ;; \
+		esac; \
+	done
+
+# The man pages, made at build time by the binary from each program's own meta-data
+# (`ocfbox man NAME`), so a page cannot disagree with its agent. Into MANOUT, uncompressed.
+MANOUT     ?= target/man
+man:
+	@test -x $(BIN) || $(CARGO) build --release --locked
+	@rm -rf $(MANOUT) && mkdir -p $(MANOUT)
+	@set -e; $(BIN) list | while read -r name kind _; do \
+		case $$kind in ocf) page=ocf_$(PROVIDER)_$$name.7 ;; *) page=$$name.8 ;; esac; \
+		$(BIN) man --provider $(PROVIDER) "$$name" > $(MANOUT)/$$page.tmp; \
+		mv $(MANOUT)/$$page.tmp $(MANOUT)/$$page; \
+	done
+
 # The binary once, then one symlink per program (the link's name picks it). The link
 # target is absolute and without DESTDIR, so a staged tree is right once copied into place.
 install:
@@ -60,6 +85,14 @@ install:
 		$(INSTALL) -d -m 0755 "$(DESTDIR)$$(dirname "$$link")"; \
 		ln -sfn $(LIBEXECDIR)/ocfbox "$(DESTDIR)$$link"; \
 	done
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	# A private MANOUT: parallel installs (the tests) must not share target/man.
+	set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	$(MAKE) -s --no-print-directory man MANOUT="$$out"; \
+	for page in "$$out"/*.[78]; do \
+		sect=$${page##*.}; dest="$(DESTDIR)$(MANDIR)/man$$sect/$${page##*/}.gz"; \
+		gzip -9n -c "$$page" > "$$dest"; chmod 0644 "$$dest"; \
+	done
 
 uninstall:
 	links=$$(test -x $(DESTDIR)$(LIBEXECDIR)/ocfbox && \
@@ -68,6 +101,9 @@ uninstall:
 		if [ -L "$$link" ] && [ "$$(readlink "$$link")" = "$(LIBEXECDIR)/ocfbox" ]; then rm -f "$$link"; fi; \
 	done
 	-rmdir $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER) 2>/dev/null
+	pages=$$(test -x $(DESTDIR)$(LIBEXECDIR)/ocfbox && \
+		$(MAKE) -s --no-print-directory man-manifest BIN=$(DESTDIR)$(LIBEXECDIR)/ocfbox); \
+	for page in $$pages; do rm -f "$(DESTDIR)$$page"; done
 	rm -f $(DESTDIR)$(SBINDIR)/ocfbox $(DESTDIR)$(LIBEXECDIR)/ocfbox
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 

@@ -12,6 +12,7 @@ mod ganesha_pacemaker;
 mod ganesha_preset;
 mod install;
 mod logging;
+mod manpages;
 mod metadata;
 mod nova_evacuate;
 mod nova_fidelity;
