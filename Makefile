@@ -3,6 +3,8 @@
 #                               real-peer sandbox tests
 #   make install DESTDIR=/tmp/stage PREFIX=/usr PROVIDER=ocfbox
 #   make bench                  ocfbox side by side with the agents it replaces
+#   make man                    one man page per program, from its meta-data, into target/man
+#   make dist | deb | rpm       source tarball (vendored crates) / packages, into target/packages
 
 PREFIX     ?= /usr
 DESTDIR    ?=
@@ -19,7 +21,7 @@ CARGO      ?= cargo
 # The binary `install` copies; tests stage their own debug build with BIN=...
 BIN        ?= target/release/ocfbox
 
-.PHONY: all build deps test lint manifest man-manifest man install uninstall bench clean
+.PHONY: all build deps test lint manifest man-manifest man install uninstall dist deb rpm bench clean
 
 all: build
 
@@ -106,6 +108,21 @@ uninstall:
 	for page in $$pages; do rm -f "$(DESTDIR)$$page"; done
 	rm -f $(DESTDIR)$(SBINDIR)/ocfbox $(DESTDIR)$(LIBEXECDIR)/ocfbox
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+
+# Packages, built as distributions do: from the source tarball (`make dist`: the tree plus
+# every crate vendored, with a .cargo/config.toml that keeps cargo offline), a release build
+# with --offline, then `make install DESTDIR=...`. Into PKGDIR.
+#   OCFBOX_PREBUILT=/path/to/ocfbox  package that binary instead of compiling one (the
+#                                    package tests do: a release build with LTO takes minutes)
+PKGDIR     ?= target/packages
+dist:
+	./packaging/dist.sh $(PKGDIR)
+
+deb:
+	./packaging/deb/build.sh $(PKGDIR)
+
+rpm:
+	./packaging/rpm.sh $(PKGDIR)
 
 bench: deps build
 	./bench/run.sh

@@ -18,6 +18,7 @@ mod nova_evacuate;
 mod nova_fidelity;
 mod nova_sim;
 mod openstack_client;
+mod packages;
 mod sandbox_pacemaker;
 mod sandbox_systemd;
 mod systemd_service;
