@@ -191,9 +191,18 @@ impl Rig {
         for (k, v) in extra {
             cmd.env(format!("OCF_RESKEY_{k}"), v);
         }
-        cmd.stdin(std::process::Stdio::null())
-            .output()
-            .expect("run NovaEvacuate")
+        // as pacemaker-execd: SIGKILLed at the timeout (run_within panics then), so a
+        // monitor that overran its budget fails the test
+        let run = common::execd::run_within(
+            cmd,
+            Duration::from_millis(timeout_ms),
+            &format!("NovaEvacuate {action}"),
+        );
+        Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw((run.code & 0xff) << 8),
+            stdout: run.stdout.into_bytes(),
+            stderr: run.stderr.into_bytes(),
+        }
     }
 
     fn monitor(&self, extra: &[(&str, &str)]) -> Output {
@@ -863,6 +872,17 @@ fn faults_give_degraded_with_the_reason_and_lose_nothing() {
         Some("yes"),
         "request lost after a 503"
     );
+    // the flavors unreadable: nothing is selected from half a view, the host stays open
+    rig.sim
+        .fault(Fault::new(Some("GET"), "/flavors/detail", FaultKind::Status(500)).times(1));
+    let o = rig.monitor(&[]);
+    assert_code(&o, 190, "flavors 500");
+    assert!(rig.sim.migrations().is_empty());
+    assert_ne!(
+        rig.attr("compute-0").as_deref(),
+        Some("no"),
+        "closed without selecting"
+    );
     // malformed JSON on the server list
     rig.sim
         .fault(Fault::new(Some("GET"), "/servers/detail", FaultKind::Malformed).times(1));
@@ -1109,4 +1129,65 @@ fn complete_when_accepted_restores_the_old_meaning() {
     let migs = rig.evacuations_from("compute-0");
     assert_eq!(migs.len(), 2);
     assert!(migs.iter().all(|m| m["status"] != "done"), "{migs:?}");
+}
+
+#[test]
+fn two_monitors_at_once_never_evacuate_an_instance_twice() {
+    common::require_root();
+    // e.g. a monitor still running when an operator runs one by hand, or a takeover racing
+    // the old controller: Nova's 409 for a rebuilding server is followed, not fought
+    let rig = fenced_rig(sim_with(3).latency_ms(5).servers_on("compute-0", 24));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| rig.monitor(&[("concurrency", "4")]));
+        let b = s.spawn(|| rig.monitor(&[("concurrency", "4")]));
+        (a.join().expect("monitor a"), b.join().expect("monitor b"))
+    });
+    assert_code(&a, 0, "first");
+    assert_code(&b, 0, "second");
+    let counts = evacuation_counts(&rig, "compute-0");
+    assert_eq!(counts.len(), 24, "{counts:?}");
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "evacuated twice: {counts:?}"
+    );
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
+}
+
+#[test]
+fn an_older_nova_without_service_uuids_is_evacuated_the_same_way() {
+    common::require_root();
+    // 2.25: services by host+binary (disable-log-reason), no paging of migrations
+    let rig = fenced_rig(
+        sim_with(3)
+            .max_microversion("2.25")
+            .servers_on("compute-0", 3),
+    );
+    assert_code(&rig.monitor(&[]), 0, "2.25");
+    let counts = evacuation_counts(&rig, "compute-0");
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(counts.values().all(|n| *n == 1));
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("no"));
+    assert!(
+        rig.disabled_reason("compute-0")
+            .starts_with("ocfbox evacuation done "),
+        "{}",
+        rig.disabled_reason("compute-0")
+    );
+}
+
+#[test]
+fn an_unwritable_state_directory_is_degraded_not_silent() {
+    common::require_root();
+    let rig = fenced_rig(sim_with(3).servers_on("compute-0", 1));
+    // a file where the records directory should be
+    std::fs::write(rig.rsctmp.join("ocfbox-NovaEvacuate-nova-evacuate.d"), "").expect("block");
+    let o = rig.monitor(&[]);
+    assert_code(&o, 190, "records unwritable");
+    assert!(
+        reason(&o).contains("compute-0: not evacuated"),
+        "{}",
+        output_text(&o)
+    );
+    assert!(rig.sim.migrations().is_empty());
+    assert_eq!(rig.attr("compute-0").as_deref(), Some("yes"));
 }

@@ -457,6 +457,29 @@ fn openstackclient_service_and_server_lists_through_the_chosen_endpoint() {
     assert!(web.contains(&"ha.private".to_string()), "{out}");
     let db = r.iter().find(|r| r[1] == "db-1").expect("db-1 row");
     assert_eq!(db[2], "SHUTOFF");
+    // from 2.47 the flavor is embedded (no id): the client shows its original_name
+    let json_out = ok(
+        "openstack server list (2.47)",
+        openstack(
+            dir.path(),
+            &clouds,
+            &[
+                "--os-compute-api-version",
+                "2.47",
+                "server",
+                "list",
+                "--all-projects",
+                "--host",
+                "compute-1",
+                "--name",
+                "web-1",
+                "-f",
+                "json",
+            ],
+        ),
+    );
+    let listed: serde_json::Value = serde_json::from_str(&json_out).expect("server list JSON");
+    assert_eq!(listed[0]["Flavor"], "ha.private", "{listed}");
 
     // every service call went through RegionTwo's public endpoints
     let reqs = sim.requests();

@@ -74,6 +74,28 @@ fn keystone_password_app_credential_and_refusals() {
         assert_eq!(r.body["error"]["code"], 401);
     }
 
+    // an unscoped token is issued but Nova refuses it; an application credential takes no scope
+    let r = auth(
+        &anon,
+        json!({"auth": {"identity": {"methods": ["password"],
+                 "password": {"user": {"id": a.user_id, "password": a.password}}}}}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["token"].get("project").is_none());
+    let mut unscoped = sim.anonymous();
+    unscoped.token = r.header("X-Subject-Token").unwrap_or_default().to_string();
+    assert_eq!(
+        unscoped.nova("GET", "/os-services", "2.53", None).status,
+        401
+    );
+    let r = auth(
+        &anon,
+        json!({"auth": {"identity": {"methods": ["application_credential"],
+                 "application_credential": {"id": APP_CRED_ID, "secret": APP_CRED_SECRET}},
+                 "scope": {"project": {"id": ADMIN_PROJECT_ID}}}}),
+    );
+    assert_eq!(r.status, 401, "{}", r.text);
+
     // a member is authenticated but Nova's admin APIs answer 403
     let member = sim.api(&sim.member());
     let r = member.nova("GET", "/os-services", "2.53", None);
@@ -480,6 +502,29 @@ fn servers_pagination_filters_and_per_version_fields() {
     assert_eq!(s["flavor"]["extra_specs"]["evacuable"], "true");
     assert!(s.get("locked_reason").is_none());
     assert!(one("2.73").get("locked_reason").is_some());
+    // fields by the version that brought them (host_status for admins)
+    let s = one("2.15");
+    assert!([
+        "host_status",
+        "description",
+        "tags",
+        "trusted_image_certificates",
+        "server_groups"
+    ]
+    .iter()
+    .all(|k| s.get(*k).is_none()));
+    let s = one("2.71");
+    assert_eq!(s["host_status"], "UP");
+    assert_eq!(
+        (
+            s["description"].is_null(),
+            s["tags"].as_array().map(Vec::len)
+        ),
+        (true, Some(0))
+    );
+    assert!(s.get("trusted_image_certificates").is_some() && s.get("server_groups").is_some());
+    assert!(one("2.1").get("OS-EXT-SRV-ATTR:hostname").is_none());
+    assert_eq!(one("2.3")["OS-EXT-SRV-ATTR:hostname"], "mine");
     let s = api
         .nova(
             "GET",
@@ -506,7 +551,7 @@ fn servers_pagination_filters_and_per_version_fields() {
 fn evacuate_preconditions_bodies_and_lifecycle() {
     let sim = NovaSim::start(
         SimConfig::new()
-            .rebuild_time(Duration::from_millis(1500))
+            .rebuild_time(Duration::from_secs(3))
             .hosts(&["compute-0", "compute-1", "compute-2"])
             .servers_on("compute-0", 6)
             .server(
@@ -908,6 +953,13 @@ fn flavors_extra_specs_and_glance_images() {
     );
     let r = api.nova("GET", "/flavors/2/os-extra_specs", "2.1", None);
     assert_eq!(r.body, json!({"extra_specs": {"evacuable": "true"}}));
+    let r = api.nova("GET", "/flavors/2/os-extra_specs/evacuable", "2.1", None);
+    assert_eq!(r.body, json!({"evacuable": "true"}));
+    assert_eq!(
+        api.nova("GET", "/flavors/2/os-extra_specs/nope", "2.1", None)
+            .status,
+        404
+    );
     let r = api.nova("GET", "/flavors/2/os-flavor-access", "2.1", None);
     assert_eq!(r.body["flavor_access"][0]["tenant_id"], ADMIN_PROJECT_ID);
     assert_eq!(
@@ -1091,6 +1143,58 @@ fn lock_unlock_and_reset_state() {
     assert_eq!(sim.server(&id)["locked"], false);
     assert_eq!(act("2.1", json!({"lock": null})).status, 202);
     assert_eq!(sim.server(&id)["locked_reason"], Value::Null);
+    // an admin's lock: the owner (a member here) cannot lift it
+    let owned = "abababab-0000-4000-8000-000000000001";
+    sim.set_state(&{
+        let mut st = sim.state();
+        st["servers"]
+            .as_array_mut()
+            .expect("servers")
+            .push(json!({"id": owned, "name": "owned", "host": "compute-0",
+                         "tenant_id": MEMBER_PROJECT_ID}));
+        st
+    });
+    let member = sim.api(&sim.member());
+    let path = format!("/servers/{owned}/action");
+    assert_eq!(
+        api.nova("POST", &path, "2.73", Some(&json!({"lock": null})))
+            .status,
+        202
+    );
+    assert_eq!(
+        member
+            .nova("POST", &path, "2.73", Some(&json!({"unlock": null})))
+            .status,
+        403
+    );
+    assert_eq!(
+        api.nova("POST", &path, "2.73", Some(&json!({"unlock": null})))
+            .status,
+        202
+    );
+    assert_eq!(
+        member
+            .nova("POST", &path, "2.73", Some(&json!({"lock": null})))
+            .status,
+        202
+    );
+    assert_eq!(
+        member
+            .nova("POST", &path, "2.73", Some(&json!({"unlock": null})))
+            .status,
+        202
+    );
+    assert_eq!(
+        member
+            .nova(
+                "POST",
+                &path,
+                "2.1",
+                Some(&json!({"os-resetState": {"state": "error"}}))
+            )
+            .status,
+        403
+    );
 
     sim.set_server(&id, json!({"task_state": "rebuilding"}));
     assert_eq!(
@@ -1212,4 +1316,24 @@ fn control_api_state_config_reset_and_process_end() {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "simulator {pid} outlived its NovaSim"
     );
+}
+
+#[test]
+fn bind_address_is_what_the_catalog_names() {
+    // 127.0.0.0/8 is all loopback: another address stands for a node's service endpoint
+    let sim = NovaSim::start(SimConfig::new().bind("127.0.0.2").hosts(&["compute-0"]));
+    assert!(
+        sim.base_url().starts_with("http://127.0.0.2:"),
+        "{}",
+        sim.base_url()
+    );
+    let api = sim.api(&sim.admin());
+    assert!(api.compute.starts_with("http://127.0.0.2:"));
+    let r = auth(&sim.anonymous(), password_auth(&sim.admin()));
+    let urls = r.body["token"]["catalog"].to_string();
+    assert!(
+        urls.contains("http://127.0.0.2:") && !urls.contains("127.0.0.1"),
+        "{urls}"
+    );
+    assert_eq!(api.nova("GET", "/os-services", "2.53", None).status, 200);
 }

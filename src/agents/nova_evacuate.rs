@@ -256,10 +256,28 @@ fn monitor(ctx: &Context<'_>, cfg: &Config, store: &Store) -> OcfResult<OcfCode>
         if !outcome.moving || left <= FINISH_RESERVE + pause.pause() {
             return match outcome.trouble.is_empty() {
                 true => Ok(OcfCode::Success),
-                false => degraded(outcome.trouble.join("; ")),
+                false => degraded(summary(&outcome.trouble)),
             };
         }
         std::thread::sleep(pause.advance());
+    }
+}
+
+/// The first few problems, then a count: the reason must stay readable in crm_mon (the
+/// log has every one).
+fn summary(trouble: &[String]) -> String {
+    const SHOWN: usize = 4;
+    if trouble.len() > SHOWN {
+        for t in &trouble[SHOWN..] {
+            log::warn!("{t}");
+        }
+        format!(
+            "{}; and {} more",
+            trouble[..SHOWN].join("; "),
+            trouble.len() - SHOWN
+        )
+    } else {
+        trouble.join("; ")
     }
 }
 
@@ -470,17 +488,26 @@ impl Monitor<'_> {
                 self.note(&mut rec, &why);
                 continue;
             }
+            if self.store.load(host).as_ref() != Some(&rec) {
+                if let Err(e) = self.store.save(&rec) {
+                    // without its records a host would be retried without back-off:
+                    // evacuate nothing there and say why
+                    trouble.push(format!("{host}: not evacuated: {e}"));
+                    continue;
+                }
+            }
             if self.mark_due(key, value, now) {
                 tasks.push(Task::Mark(key.clone()));
             }
             let epoch = marker
                 .filter(|m| m.is_open())
                 .map_or(rec.requested, |m| m.epoch());
+            let mut service = (*svc).clone();
             if marker.is_none_or(|m| !m.is_open()) {
-                tasks.push(Task::Marker(
-                    (*svc).clone(),
-                    Marker::Running(epoch).to_string(),
-                ));
+                let running = Marker::Running(epoch).to_string();
+                tasks.push(Task::Marker(service.clone(), running.clone()));
+                // what Nova holds once the wave has run (a failure is reported there)
+                service.disabled_reason = Some(running);
             }
             let ready_at = rec.requested + self.cfg.evacuate_delay;
             if now < ready_at {
@@ -495,18 +522,13 @@ impl Monitor<'_> {
                     < self.ctx.deadline.remaining();
                 continue;
             }
-            if self.store.load(host).as_ref() != Some(&rec) {
-                if let Err(e) = self.store.save(&rec) {
-                    log::warn!("{e}");
-                }
-            }
             tasks.push(Task::Servers(host.clone()));
             tasks.push(Task::Migrations(host.clone()));
             works.push(Work {
                 host: host.clone(),
                 key: key.clone(),
                 epoch,
-                service: (*svc).clone(),
+                service,
             });
         }
         if works.is_empty() && tasks.is_empty() {
@@ -560,6 +582,19 @@ impl Monitor<'_> {
             .iter()
             .map(|w| Some((servers_of.remove(&w.host)?, migrations_of.remove(&w.host)?)))
             .collect();
+        if self.tagging.is_some() {
+            let all = scans
+                .iter()
+                .flatten()
+                .flat_map(|(servers, _)| servers.iter());
+            if let Err(e) = self.learn_images(all, &dl) {
+                // no host is selected from half a view of the images
+                return Ok(RoundOutcome {
+                    moving: false,
+                    trouble: vec![format!("cannot read the images in use: {e}")],
+                });
+            }
+        }
         let reserved = self.usable_reserved(&computes, &requests);
         let mut jobs = Vec::new();
         let mut per_host = Vec::new();
@@ -567,10 +602,10 @@ impl Monitor<'_> {
             let Some((servers, migrations)) = scan else {
                 continue;
             };
-            let selected = match self.select(&servers, &dl) {
+            let selected = match self.select(&servers) {
                 Ok(s) => s,
                 Err(e) => {
-                    trouble.push(format!("{}: cannot read flavors or images: {e}", work.host));
+                    trouble.push(format!("{}: nothing selected: {e}", work.host));
                     continue;
                 }
             };
@@ -798,35 +833,13 @@ impl Monitor<'_> {
     }
 
     /// The servers of `servers` to evacuate.
-    fn select<'s>(
-        &mut self,
-        servers: &'s [Server],
-        dl: &Deadline,
-    ) -> Result<Vec<&'s Server>, OpenStackError> {
-        if self.tagging.is_none() {
-            // the flavor listing failed this round (reported): decide nothing on half a view
-            return Ok(Vec::new());
-        }
-        let wanted: Vec<String> = servers
-            .iter()
-            .filter_map(|s| s.image_id.clone())
-            .filter(|id| !self.images.contains_key(id))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !wanted.is_empty() {
-            let found = self.session.image().images(&wanted, dl)?;
-            for id in &wanted {
-                self.images.insert(id.clone(), false);
-            }
-            let tagging = self.tagging.get_or_insert_with(Tagging::default);
-            for img in found {
-                tagging.add_image(&img.id, &img.tags, &img.properties);
-                let tagged = tagging.image_ids.contains(&img.id);
-                self.images.insert(img.id, tagged);
-            }
-        }
-        let tagging = self.tagging.clone().unwrap_or_default();
+    fn select<'s>(&self, servers: &'s [Server]) -> Result<Vec<&'s Server>, String> {
+        // Without the flavors (their listing failed this round, reported) nothing is
+        // decided: an empty selection would close the host.
+        let tagging = self
+            .tagging
+            .as_ref()
+            .ok_or("the flavors could not be read")?;
         Ok(servers
             .iter()
             .filter(|s| {
@@ -836,9 +849,39 @@ impl Monitor<'_> {
                     image_id: s.image_id.as_deref(),
                     metadata: Some(&s.metadata),
                 };
-                select::evacuable(&c, &tagging, self.cfg.opt_in)
+                select::evacuable(&c, tagging, self.cfg.opt_in)
             })
             .collect())
+    }
+
+    /// Learn the tags of every image the failed hosts' servers use, in one request, before
+    /// any host is selected from: "nothing tagged" must mean the same for every host.
+    fn learn_images<'s>(
+        &mut self,
+        servers: impl Iterator<Item = &'s Server>,
+        dl: &Deadline,
+    ) -> Result<(), OpenStackError> {
+        let wanted: Vec<String> = servers
+            .filter_map(|s| s.image_id.clone())
+            .filter(|id| !self.images.contains_key(id))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let found = self.session.image().images(&wanted, dl)?;
+        for id in &wanted {
+            self.images.insert(id.clone(), false);
+        }
+        if let Some(tagging) = self.tagging.as_mut() {
+            for img in found {
+                tagging.add_image(&img.id, &img.tags, &img.properties);
+                let tagged = tagging.image_ids.contains(&img.id);
+                self.images.insert(img.id, tagged);
+            }
+        }
+        Ok(())
     }
 
     /// Reserved hosts that can take instances now: known to Nova, up, not themselves failed.
@@ -1122,6 +1165,10 @@ fn evacuate_one(nova: Compute<'_>, job: &Job, on_shared_storage: bool, dl: &Dead
             Ok(()) => return JobResult::Accepted { reset },
             Err(e) if e.kind() == ErrorKind::Conflict => match nova.server(&job.id, dl) {
                 Ok(s) if rebuilding(&s) => return JobResult::AlreadyRunning { reset },
+                // the other evacuation got further than that already: rebuilt elsewhere
+                Ok(s) if s.host.as_deref() != Some(job.host.as_str()) => {
+                    return JobResult::AlreadyRunning { reset }
+                }
                 Ok(s) if !reset && refusal(&s).is_some() => {
                     if let Err(e) = nova.reset_state(&job.id, ResetState::Error, dl) {
                         return JobResult::Failed {
@@ -1256,6 +1303,16 @@ mod tests {
             decide(Some(&s), Some(&migration("done", "2020", "1")), &mut r, 1),
             Step::Evacuate { reset_first: false }
         );
+    }
+
+    #[test]
+    fn long_reasons_are_cut_to_four_problems() {
+        let t: Vec<String> = (0..6).map(|i| format!("cmp{i}: failing")).collect();
+        assert_eq!(
+            summary(&t),
+            "cmp0: failing; cmp1: failing; cmp2: failing; cmp3: failing; and 2 more"
+        );
+        assert_eq!(summary(&t[..1]), "cmp0: failing");
     }
 
     #[test]

@@ -233,6 +233,12 @@ pub struct StoreError {
     source: std::io::Error,
 }
 
+impl From<StoreError> for crate::ocf::OcfError {
+    fn from(e: StoreError) -> Self {
+        crate::ocf::OcfError::Generic(e.to_string())
+    }
+}
+
 /// The directory of one NovaEvacuate resource's records, one file per host.
 pub struct Store {
     dir: PathBuf,

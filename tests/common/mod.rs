@@ -1,5 +1,6 @@
 //! Test harness shared by the integration tests (`crate::common` of tests/tests.rs): real peers (a systemd
-//! user manager, Pacemaker/Corosync clusters) in namespaces, plus small helpers.
+//! user manager, Pacemaker/Corosync clusters) in namespaces, the one simulated peer (`nova`:
+//! Keystone + Nova + Glance, tests/nova-sim), plus small helpers.
 //!
 //! Every sandbox is hermetic (own mount, PID and network namespaces), parallel-safe,
 //! and ends every process it started, by PID, when it is dropped (also on panic).

@@ -6,7 +6,7 @@
 //! sim.kill_compute("compute-0");             // heartbeat stopped long ago: state "down"
 //! // ... run the code under test against admin.auth_url ...
 //! assert_eq!(sim.migrations().len(), 3);
-//! assert!(sim.requests().iter().all(|r| !r.path.contains("s3cret")));
+//! assert!(sim.requests().iter().any(|r| r.had_secret)); // a password went, never logged
 //! ```
 //!
 //! One simulator process per `NovaSim`, on a free loopback port (control calls through a
@@ -71,6 +71,9 @@ pub struct SimConfig {
     /// node's `host_pid()`), so programs inside that node reach it on 127.0.0.1. The
     /// control calls still work (Unix socket); `api()` does not (other namespace).
     pub netns_of: Option<u32>,
+    /// Listen on this address instead of 127.0.0.1 (e.g. `Cluster::service_endpoint()`,
+    /// reachable from remote nodes too); the catalog then names it.
+    pub bind: Option<String>,
     pub state: Value,
 }
 
@@ -96,6 +99,7 @@ impl SimConfig {
             xena_guard: true,
             tls: false,
             netns_of: None,
+            bind: None,
             state: json!({
                 "regions": ["RegionOne", "RegionTwo"],
                 "domains": [
@@ -169,6 +173,11 @@ impl SimConfig {
 
     pub fn tls(mut self, on: bool) -> Self {
         self.tls = on;
+        self
+    }
+
+    pub fn bind(mut self, addr: &str) -> Self {
+        self.bind = Some(addr.to_string());
         self
     }
 
@@ -370,6 +379,7 @@ pub struct NovaSim {
     api_port: u16,
     control: PathBuf,
     tls: bool,
+    host: String,
     ca_file: Option<PathBuf>,
     dir: TempDir,
 }
@@ -426,6 +436,8 @@ impl NovaSim {
                 &cfg.service_down_time.as_secs_f64().to_string(),
             ])
             .args(["--parent-pid", &std::process::id().to_string()]);
+        let host = cfg.bind.clone().unwrap_or_else(|| "127.0.0.1".into());
+        cmd.args(["--bind", &host]);
         if !cfg.xena_guard {
             cmd.arg("--no-xena-guard");
         }
@@ -471,6 +483,7 @@ impl NovaSim {
             api_port: port,
             control,
             tls: cfg.tls,
+            host,
             ca_file,
             dir,
         }
@@ -484,11 +497,12 @@ impl NovaSim {
         self.api_port
     }
 
-    /// `http(s)://127.0.0.1:<port>`
+    /// `http(s)://<bind address, default 127.0.0.1>:<port>`
     pub fn base_url(&self) -> String {
         format!(
-            "{}://127.0.0.1:{}",
+            "{}://{}:{}",
             if self.tls { "https" } else { "http" },
+            self.host,
             self.api_port
         )
     }

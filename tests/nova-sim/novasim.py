@@ -619,7 +619,8 @@ class Handler(BaseHTTPRequestHandler):
         if not tok_id:
             raise self.unauthorized()
         tok = self.sim.tokens.get(tok_id)
-        if tok is None or tok["expires"] <= now():
+        # unscoped tokens serve Keystone only; Nova and Glance need a project
+        if tok is None or tok["expires"] <= now() or tok["project"] is None:
             raise self.unauthorized()
         return tok
 
@@ -870,8 +871,6 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, {"server": self.server_view(srv, mv, tok, path)}
             if n == 3 and segs[2] == "action" and method == "POST":
                 return self.server_action(segs[1], body, mv, tok)
-            if n == 3 and segs[2] == "metadata" and method == "GET":
-                return 200, {"metadata": self.visible_server(segs[1], tok)["metadata"]}
         elif head == "flavors":
             if n == 1 and method == "GET":
                 return self.flavors_list(query, mv, tok, path, detail=False)
@@ -1138,7 +1137,7 @@ class Handler(BaseHTTPRequestHandler):
             out["pinned_availability_zone"] = None
         return out
 
-    def paginate(self, items, query, key, what):
+    def paginate(self, items, query, key):
         """Nova's limit/marker paging; returns (page, has_more_link)."""
         cap = int(self.sim.config["page_cap"])
         limit = cap
@@ -1190,7 +1189,7 @@ class Handler(BaseHTTPRequestHandler):
             rx = re.compile(query["name"][-1])
             items = [s for s in items if rx.search(s["name"])]
         items.sort(key=lambda s: (s["created"], s["id"]), reverse=True)
-        page, limit, more = self.paginate(items, query, lambda s: s["id"], "servers")
+        page, limit, more = self.paginate(items, query, lambda s: s["id"])
         out = {"servers": [self.server_view(s, mv, tok, path, detail) for s in page]}
         if more:
             res = "servers/detail" if detail else "servers"
@@ -1206,8 +1205,8 @@ class Handler(BaseHTTPRequestHandler):
         if action == "evacuate":
             return self.evacuate(srv, args, mv, tok)
         if action == "lock":
-            self.require_admin(tok, "os_compute_api:os-lock-server:lock") if srv["tenant_id"] != tok["project"]["id"] \
-                else None
+            if srv["tenant_id"] != tok["project"]["id"]:
+                self.require_admin(tok, "os_compute_api:os-lock-server:lock")
             reason = None
             if args is not None:
                 if not isinstance(args, dict):
@@ -1395,8 +1394,8 @@ class Handler(BaseHTTPRequestHandler):
                 items = [f for f in items if f["is_public"] == want or tok["project"]["id"] in f["access"]]
         elif want is not None:
             items = [f for f in items if f["is_public"] == want]
-        items.sort(key=lambda f: (f.get("flavorid_sort", 0), str(f["id"])))
-        page, limit, more = self.paginate(items, query, lambda f: f["id"], "flavors")
+        items.sort(key=lambda f: str(f["id"]))
+        page, limit, more = self.paginate(items, query, lambda f: f["id"])
         out = {"flavors": [self.flavor_view(f, mv, tok, path, detail) for f in page]}
         if more:
             out["flavors_links"] = self.next_link(self.compute_base(path), "flavors/detail" if detail else "flavors",
@@ -1441,7 +1440,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def migrations_list(self, query, mv, tok, path):
         self.require_admin(tok, "os_compute_api:os-migrations:index")
-        items = [m for m in self.sim.state["migrations"] if not m.get("hidden")]
+        items = list(self.sim.state["migrations"])
         if "host" in query:
             h = query["host"][-1]
             items = [m for m in items if h in (m["source_compute"], m["dest_compute"])]
@@ -1458,7 +1457,7 @@ class Handler(BaseHTTPRequestHandler):
                 before = self.parse_time(query["changes-before"][-1], "changes-before")
                 items = [m for m in items if m["updated"] <= before]
             items.sort(key=lambda m: (m["created"], m["id"]), reverse=True)
-            page, limit, more = self.paginate(items, query, lambda m: m["uuid"], "migrations")
+            page, limit, more = self.paginate(items, query, lambda m: m["uuid"])
             out = {"migrations": [self.migration_view(m, mv) for m in page]}
             if more:
                 out["migrations_links"] = self.next_link(self.compute_base(path), "os-migrations", query,
@@ -1522,12 +1521,12 @@ class Handler(BaseHTTPRequestHandler):
         return out
 
     def glance(self, method, segs, query, body, path):
-        if segs in ([], ["versions"]) and method == "GET":
+        if segs == [] and method == "GET":
             i = path.find("/image")
             href = self.base_url() + path[:i] + "/image/v2/"
             vers = [{"id": "v2.%d" % n, "status": "CURRENT" if n == 16 else "SUPPORTED",
                      "links": [{"rel": "self", "href": href}]} for n in range(16, -1, -1)]
-            return (300 if segs == [] else 200), {"versions": vers}, {}
+            return 300, {"versions": vers}, {}
         if not segs or segs[0] != "v2":
             raise glance_error(404, "The resource could not be found.")
         tok = self.token()
@@ -1539,8 +1538,6 @@ class Handler(BaseHTTPRequestHandler):
             if im is None:
                 raise glance_error(404, "No image found with ID %s" % segs[1])
             return 200, self.image_view(im), {}
-        if segs == ["schemas", "image"] and method == "GET":
-            return 200, {"name": "image", "properties": {}, "additionalProperties": {"type": "string"}}, {}
         raise glance_error(404, "The resource could not be found.")
 
     def images_list(self, query, tok):
