@@ -14,12 +14,14 @@ mod install;
 mod logging;
 mod manpages;
 mod metadata;
+mod nova_compute;
 mod nova_evacuate;
 mod nova_fidelity;
 mod nova_sim;
 mod openstack_client;
 mod packages;
 mod sandbox_pacemaker;
+mod sandbox_remote;
 mod sandbox_systemd;
 mod systemd_service;
 

@@ -56,7 +56,34 @@ for entry in "${need[@]}"; do
   [[ " ${missing[*]-} " == *" $pkg "* ]] || missing+=("$pkg")
 done
 
+# pacemaker-remote conflicts with pacemaker (installing it removes pacemaker): never
+# install it. Its one binary, pacemaker-remoted, shares pacemaker's libraries, so the
+# harness (tests/common/remote.rs) runs it from the unpacked .deb of the SAME version.
+remote_cache=/var/cache/ocfbox-tests/pacemaker-remote
+fetch_pacemaker_remote() {
+  local ver dir tmp
+  ver=$(dpkg-query -W -f='${Version}' pacemaker 2>/dev/null) || return 0
+  dir=$remote_cache/$ver
+  [[ -x $dir/usr/sbin/pacemaker-remoted ]] && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "missing $dir/usr/sbin/pacemaker-remoted: run this script as root" >&2
+    exit 1
+  fi
+  tmp=$(mktemp -d)
+  # apt-get download writes to the current directory, as _apt if it can
+  chmod 0755 "$tmp"
+  (cd "$tmp" && apt-get download -qq "pacemaker-remote=$ver" >/dev/null 2>&1) || {
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq "pacemaker-remote=$ver")
+  }
+  mkdir -p "$dir"
+  dpkg-deb -x "$tmp"/pacemaker-remote_*.deb "$dir"
+  rm -rf "$tmp"
+  echo "unpacked pacemaker-remote $ver into $dir (not installed)" >&2
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
+  fetch_pacemaker_remote
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -71,3 +98,4 @@ apt-get update -qq
 # would start inside the systemd test sandbox.
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "installed: ${missing[*]}" >&2
+fetch_pacemaker_remote

@@ -4,6 +4,8 @@
 pub mod ganesha_grace;
 pub mod ganesha_mon;
 pub mod ganesha_nfsd;
+pub mod nova_compute;
+pub mod nova_compute_wait;
 pub mod nova_evacuate;
 pub mod presets;
 pub mod systemd_service;
@@ -85,6 +87,8 @@ pub fn all() -> Vec<&'static dyn Agent> {
         &ganesha_nfsd::GaneshaNfsd,
         &systemd_service::SystemdService,
         &nova_evacuate::NovaEvacuate,
+        &nova_compute::NovaCompute,
+        &nova_compute_wait::NovaComputeWait,
     ];
     agents.extend(presets::PRESETS.iter().map(|p| p as &'static dyn Agent));
     agents

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use super::presets::{Preset, PresetCheck};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
 use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
-use crate::systemd::dropin::{self, DropIn};
-use crate::systemd::outcome::{self, Monitor};
-use crate::systemd::{Explain, JobKind, Systemd, UnitName, UnitStatus};
+use crate::systemd::outcome;
+use crate::systemd::resource::{self, SYSTEMD_CALL};
+use crate::systemd::{Explain, JobKind, Systemd, UnitName};
 
 pub(crate) const METADATA: &str = include_str!("../../ocf-metadata/SystemdService.xml");
 
@@ -37,8 +37,6 @@ pub(crate) const SPECS: &[ParamSpec] = &[
 
 /// OCF_CHECK_LEVEL from which the health check runs.
 const HEALTH_DEPTH: u32 = 10;
-/// One systemd conversation that is not a job wait (state read, daemon-reload) gets this much.
-const SYSTEMD_CALL: Duration = Duration::from_secs(15);
 
 /// `ocf:ocfbox:SystemdService`.
 pub struct SystemdService;
@@ -152,14 +150,6 @@ impl Config {
     fn health_checked(&self, ctx: &Context<'_>) -> bool {
         !self.checks.is_empty() && self.depth(ctx) >= HEALTH_DEPTH
     }
-
-    fn units_text(&self) -> String {
-        self.units
-            .iter()
-            .map(UnitName::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 /// The operator's health checks, else the preset's own. monitor_url_status,
@@ -240,114 +230,28 @@ fn parse_unit(raw: &str) -> OcfResult<UnitName> {
 // Actions
 
 fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
-    let status = startable_unit(ctx, sd, cfg)?;
-    let unit = status.unit.clone();
-
-    let dropin = drop_in_for(ctx, sd, &unit);
-    let changed = dropin
-        .write_if_changed()
-        .map_err(|e| outcome::dropin_write_error(&dropin.path, e))?;
-    if changed || status.need_daemon_reload {
-        log::debug!(
-            "drop-in {} changed; reloading systemd",
-            dropin.path.display()
-        );
-        sd.daemon_reload(ctx.deadline.budget(SYSTEMD_CALL))
-            .map_err(|e| outcome::error(e, &ctx.deadline))?;
-    }
-
-    let report = sd
-        .run_job(JobKind::Start, &unit, ctx.deadline.remaining())
-        .map_err(|e| outcome::error(e, &ctx.deadline))?;
-    outcome::start_result(&report, &ctx.deadline)?;
-    log::info!("systemd started {unit}");
-
+    let status = resource::startable_unit(ctx, sd, &cfg.units)?;
+    resource::start(ctx, sd, &status)?;
     if cfg.health_checked(ctx) {
-        wait_until_healthy(ctx, sd, cfg, &unit)?;
+        wait_until_healthy(ctx, sd, cfg, &status.unit)?;
     }
     Ok(OcfCode::Success)
 }
 
 fn stop(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
-    let status = match sd.inspect(&cfg.units, Explain::No, ctx.deadline.budget(SYSTEMD_CALL)) {
-        Ok(status) => status,
-        // systemd does not know the unit: nothing of it can be running.
-        Err(e) if outcome::means_unit_missing(&e) => {
-            log::info!("{e}; treating it as stopped");
-            cleanup(ctx, sd, &cfg.units);
-            return Ok(OcfCode::Success);
-        }
-        Err(e) => return Err(outcome::error(e, &ctx.deadline)),
-    };
-    if !status.exists() {
-        log::info!("unit {} is not installed; it is stopped", cfg.units_text());
-        cleanup(ctx, sd, &cfg.units);
-        return Ok(OcfCode::Success);
-    }
-    let unit = status.unit.clone();
-
-    if outcome::is_running(&status) || outcome::is_transitioning(&status) {
-        // systemd's SIGKILL escalation (TimeoutStopSec) must land inside THIS op's budget;
-        // the start op wrote the value from its own timeout. Only a difference costs a reload.
-        let dropin = drop_in_for(ctx, sd, &unit);
-        match dropin.write_if_changed() {
-            Ok(changed) if changed || status.need_daemon_reload => {
-                if let Err(e) = sd.daemon_reload(ctx.deadline.budget(SYSTEMD_CALL)) {
-                    log::warn!("daemon-reload before stop failed: {e}");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => log::warn!(
-                "cannot update the drop-in {} before stop: {e}",
-                dropin.path.display()
-            ),
-        }
-    }
-
-    let report = match sd.run_job(JobKind::Stop, &unit, ctx.deadline.remaining()) {
-        Ok(report) => report,
-        Err(e) if outcome::means_unit_missing(&e) => {
-            cleanup(ctx, sd, std::slice::from_ref(&unit));
-            return Ok(OcfCode::Success);
-        }
-        Err(e) => return Err(outcome::error(e, &ctx.deadline)),
-    };
-    outcome::stop_result(&report, &ctx.deadline)?;
-    log::info!("systemd stopped {unit} ({})", report.after.describe());
-    cleanup(ctx, sd, std::slice::from_ref(&unit));
+    resource::stop(ctx, sd, &cfg.units)?;
     Ok(OcfCode::Success)
 }
 
 fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
     let health = cfg.health_checked(ctx);
-    let explain = Explain::IfNotRunning;
-    let mut status = match sd.inspect(&cfg.units, explain, ctx.deadline.budget(SYSTEMD_CALL)) {
-        Ok(status) => status,
-        // A probe on a node without a reachable systemd: not running here (OCF: never 1).
-        Err(e) if ctx.is_probe() => return Err(outcome::where_it_can_run(e, &ctx.deadline)),
-        Err(e) => return Err(outcome::error(e, &ctx.deadline)),
+    // Leave room for the health check after a wait for a transition to settle.
+    let keep = if health {
+        cfg.check_timeout.min(ctx.deadline.remaining() / 2)
+    } else {
+        Duration::ZERO
     };
-    if let Monitor::Transitioning(why) = outcome::monitor(&status) {
-        log::info!("{why}; waiting for it to settle");
-        // Leave room for the health check after the wait.
-        let keep = if health {
-            cfg.check_timeout.min(ctx.deadline.remaining() / 2)
-        } else {
-            Duration::ZERO
-        };
-        status = sd
-            .wait_settled(&status.unit, ctx.deadline.remaining().saturating_sub(keep))
-            .map_err(|e| outcome::error(e, &ctx.deadline))?;
-    }
-    match outcome::monitor(&status) {
-        Monitor::Running => {}
-        Monitor::Stopped(why) => return Err(OcfError::NotRunning(why)),
-        Monitor::Transitioning(why) => {
-            return Err(OcfError::Generic(format!(
-                "{why} and did not settle within the monitor's time budget"
-            )))
-        }
-    }
+    let status = resource::running(ctx, sd, &cfg.units, keep)?;
     if health {
         let timeout = ctx.deadline.budget(cfg.check_timeout);
         health::run_all(&cfg.checks, timeout).map_err(|f| {
@@ -361,7 +265,7 @@ fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> 
 }
 
 fn reload(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
-    let status = inspect(ctx, sd, cfg)?;
+    let status = resource::inspect(ctx, sd, &cfg.units)?;
     if !outcome::is_running(&status) {
         log::info!(
             "unit {} is {}: nothing to reload (its configuration applies at the next start)",
@@ -383,67 +287,8 @@ fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode>
             .check_local_prerequisites()
             .map_err(|f| OcfError::NotInstalled(f.0))?;
     }
-    startable_unit(ctx, sd, cfg)?;
+    resource::startable_unit(ctx, sd, &cfg.units)?;
     Ok(OcfCode::Success)
-}
-
-/// The unit this node would start: installed (one of the candidates), loadable, not masked.
-fn startable_unit(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
-    let status = inspect(ctx, sd, cfg)?;
-    if !status.exists() && cfg.units.len() > 1 {
-        return Err(OcfError::NotInstalled(format!(
-            "none of the units {} is installed on this node",
-            cfg.units_text()
-        )));
-    }
-    outcome::check_startable(&status)?;
-    Ok(status)
-}
-
-// ---------------------------------------------------------------------------------------
-// Helpers
-
-fn inspect(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<UnitStatus> {
-    let status = sd
-        .inspect(&cfg.units, Explain::No, ctx.deadline.budget(SYSTEMD_CALL))
-        .map_err(|e| outcome::where_it_can_run(e, &ctx.deadline))?;
-    if cfg.units.len() > 1 && status.exists() {
-        log::debug!(
-            "using unit {} (candidates {})",
-            status.unit,
-            cfg.units_text()
-        );
-    }
-    Ok(status)
-}
-
-/// The drop-in for this operation: systemd's job timeouts come from its CRM_meta_timeout.
-fn drop_in_for(ctx: &Context<'_>, sd: &Systemd, unit: &UnitName) -> DropIn {
-    DropIn::new(
-        sd.runtime_unit_dir(),
-        unit,
-        dropin::systemd_timeout_for(ctx.env.op_timeout()),
-    )
-}
-
-/// Remove the drop-ins of `units` and reload systemd if one was there. Never fails: the
-/// unit is already stopped, and a failed stop would get the node fenced.
-fn cleanup(ctx: &Context<'_>, sd: &Systemd, units: &[UnitName]) {
-    let mut removed = false;
-    for unit in units {
-        match dropin::remove(sd.runtime_unit_dir(), unit) {
-            Ok(r) => removed |= r,
-            Err(e) => log::warn!(
-                "cannot remove the drop-in {}: {e}",
-                dropin::path_for(sd.runtime_unit_dir(), unit).display()
-            ),
-        }
-    }
-    if removed {
-        if let Err(e) = sd.daemon_reload(ctx.deadline.budget(SYSTEMD_CALL)) {
-            log::warn!("daemon-reload after removing the drop-in failed: {e}");
-        }
-    }
 }
 
 /// After systemd reports the unit started: retry the health check (short pauses, growing

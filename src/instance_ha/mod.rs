@@ -7,6 +7,8 @@
 pub mod attribute;
 pub mod hosts;
 pub mod marker;
+pub mod novaconf;
+pub mod readmit;
 pub mod records;
 pub mod recovery;
 pub mod select;

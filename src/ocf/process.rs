@@ -66,6 +66,9 @@ impl ProcessError {
     }
 }
 
+/// Instance parameters that hold secrets: never passed on to a child's environment.
+pub const SECRET_PARAMS: &[&str] = &["password", "passwd", "application_credential_secret"];
+
 /// What to run: argv (no shell), extra environment, variables to remove.
 pub struct Invocation<'a> {
     pub argv: &'a [String],
@@ -99,6 +102,10 @@ pub fn run_invocation(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
+    // pacemaker-execd hands an agent its secrets as OCF_RESKEY_*; no child inherits them
+    for key in SECRET_PARAMS {
+        command.env_remove(format!("OCF_RESKEY_{key}"));
+    }
     for key in inv.env_remove {
         command.env_remove(key);
     }

@@ -13,6 +13,7 @@ mod job;
 pub mod names;
 pub mod outcome;
 pub mod proxies;
+pub mod resource;
 mod unit;
 
 use std::cell::RefCell;

@@ -12,6 +12,7 @@ pub mod nova;
 pub mod ns;
 pub mod pacemaker;
 pub mod proc;
+pub mod remote;
 pub mod systemd;
 
 use std::fs;

@@ -561,6 +561,12 @@ impl NovaSim {
     }
 
     /// A raw control call (`/_sim/<path>`); panics unless the answer is 2xx.
+    /// The control API's Unix socket (reachable from any network namespace), e.g. for a
+    /// fake nova-compute (tests/nova-sim/fake-nova-compute.py) that reports its start.
+    pub fn control_socket(&self) -> &Path {
+        &self.control
+    }
+
     pub fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let (status, v) = self.control_raw(method, path, body);
         if !(200..300).contains(&status) {

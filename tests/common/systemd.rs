@@ -292,6 +292,12 @@ impl SystemdSandbox {
         proc::ns_processes(self.ns.init_pid())
     }
 
+    /// SIGKILL the sandbox's init (every unit dies with it) without waiting: the first
+    /// half of a power-off (`remote::RemoteNode`); Drop reaps it.
+    pub fn signal_kill(&mut self) {
+        self.ns.signal_kill();
+    }
+
     pub fn diagnostics(&self) -> String {
         let status = self.systemctl(&["list-units", "--all", "--no-legend"]);
         format!(

@@ -17,7 +17,7 @@ hostname "$NAME"
 # so the CLI tools run in this node talk to this node's daemons only.
 mount -t tmpfs -o mode=0755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-for d in lib-pacemaker lib-corosync log-pacemaker log-crmsh home ocf-orig; do
+for d in lib-pacemaker lib-corosync log-pacemaker log-crmsh home; do
   mkdir -p "$DIR/$d"
 done
 mount --bind "$DIR/lib-pacemaker" /var/lib/pacemaker
@@ -30,26 +30,10 @@ install -d -m 0750 -o hacluster -g haclient /var/lib/pacemaker /var/lib/pacemake
 install -d -m 0770 -o hacluster -g haclient /var/log/pacemaker
 install -d -m 1755 /run/resource-agents
 
-# OCF providers: a tmpfs over resource.d holding bind mounts of the host's providers
-# (heartbeat, pacemaker, ...) plus the test's provider dirs. The host is not modified.
-RD=/usr/lib/ocf/resource.d
-mount --bind "$RD" "$DIR/ocf-orig"
-mount -t tmpfs -o mode=0755 tmpfs "$RD"
-for entry in "$DIR"/ocf-orig/* "$DIR"/ocf-orig/.[!.]*; do
-  [[ -e $entry || -L $entry ]] || continue
-  name=${entry##*/}
-  if [[ -d $entry && ! -L $entry ]]; then
-    mkdir "$RD/$name"
-    mount --bind "$entry" "$RD/$name"
-  else
-    cp -a "$entry" "$RD/$name"
-  fi
-done
-while IFS=$'\t' read -r provider src; do
-  [[ -n $provider ]] || continue
-  mkdir -p "$RD/$provider"
-  mount --bind "$src" "$RD/$provider"
-done <"$DIR/providers"
+# shellcheck source=lib-node.sh
+source "${BASH_SOURCE[0]%/*}/lib-node.sh"
+mount_ocf_providers "$DIR"
+overlay_sbin "$DIR"
 
 ip link set lo up
 if [[ -n $ADDR ]]; then

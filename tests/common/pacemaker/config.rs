@@ -24,25 +24,23 @@ pub(super) fn write_node_files(
     w("cib-seed.xml", cib.as_bytes())?;
 
     // pacemakerd's whole environment: clean defaults, then the caller's variables
-    let mut env: Vec<(String, String)> = vec![
-        ("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into()),
-        ("LANG".into(), "C.UTF-8".into()),
-        ("PCMK_logfile".into(), node.log_path().display().to_string()),
-        ("PCMK_logfacility".into(), "none".into()),
-    ];
-    for (k, v) in &opts.env {
+    let env = daemon_env(&node.log_path(), &opts.env);
+    w("pacemakerd.env", &env)?;
+
+    // fence agents for pacemaker-fenced: pcmk-node.sh overlays these on /usr/sbin
+    let sbin = node.dir.join("sbin-extra");
+    fs::create_dir(&sbin).map_err(|e| format!("cannot create {}: {e}", sbin.display()))?;
+    let power = super::super::sandbox_script("fence_ocfbox_power");
+    for (name, target) in std::iter::once(("fence_ocfbox_power".to_string(), power))
+        .chain(opts.fence_agents.iter().cloned())
+    {
         assert!(
-            !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0'),
-            "bad environment variable {k:?}"
+            name.starts_with("fence_") && !name.contains('/'),
+            "bad fence agent name {name:?}"
         );
-        env.retain(|(old, _)| old != k);
-        env.push((k.clone(), v.clone()));
+        std::os::unix::fs::symlink(&target, sbin.join(&name))
+            .map_err(|e| format!("cannot link {name} -> {}: {e}", target.display()))?;
     }
-    let mut env_file = Vec::new();
-    for (k, v) in &env {
-        env_file.extend_from_slice(format!("{k}={v}\0").as_bytes());
-    }
-    w("pacemakerd.env", &env_file)?;
 
     let mut providers = String::new();
     for (provider, dir) in &opts.ocf_provider_dirs {
@@ -52,6 +50,31 @@ pub(super) fn write_node_files(
         let _ = writeln!(providers, "{provider}\t{}", dir.display());
     }
     w("providers", providers.as_bytes())
+}
+
+/// A Pacemaker daemon's whole environment as NUL-separated NAME=VALUE (the node scripts
+/// read it with `mapfile -d ''`): clean defaults logging to `logfile`, then `extra`, a
+/// later variable replacing an earlier one of the same name.
+pub(crate) fn daemon_env(logfile: &std::path::Path, extra: &[(String, String)]) -> Vec<u8> {
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), "/usr/sbin:/usr/bin:/sbin:/bin".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("PCMK_logfile".into(), logfile.display().to_string()),
+        ("PCMK_logfacility".into(), "none".into()),
+    ];
+    for (k, v) in extra {
+        assert!(
+            !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0'),
+            "bad environment variable {k:?}"
+        );
+        env.retain(|(old, _)| old != k);
+        env.push((k.clone(), v.clone()));
+    }
+    let mut file = Vec::new();
+    for (k, v) in &env {
+        file.extend_from_slice(format!("{k}={v}\0").as_bytes());
+    }
+    file
 }
 
 pub(super) fn corosync_conf(nodes: &[Node], token_ms: Option<u32>) -> String {

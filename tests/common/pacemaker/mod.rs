@@ -33,7 +33,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 mod alerts;
-mod config;
+pub(crate) mod config;
 mod status;
 
 use config::{cib_seed, corosync_conf, write_node_files};
@@ -67,6 +67,10 @@ pub struct ClusterOptions {
     /// `SystemdSandbox::host_pid()`) instead of a new one, so that agents reach the ports
     /// of services running there. Corosync uses 127.0.0.1 of that namespace.
     pub netns_of: Option<u32>,
+    /// `(name, host_path)`: extra fence agents that appear as /usr/sbin/<name> in every
+    /// node (where pacemaker-fenced looks). The harness's power switch
+    /// `fence_ocfbox_power` (see `remote::PowerFence`) is always there.
+    pub fence_agents: Vec<(String, PathBuf)>,
 }
 
 impl Default for ClusterOptions {
@@ -79,6 +83,7 @@ impl Default for ClusterOptions {
             token_ms: None,
             start_timeout: Duration::from_secs(90),
             netns_of: None,
+            fence_agents: Vec::new(),
         }
     }
 }
@@ -185,7 +190,8 @@ impl Node {
     }
 }
 
-fn check<S: AsRef<OsStr>>(argv: &[S], out: Output) -> Result<String, String> {
+/// Ok(stdout) of a command that exited 0, else Err with its argv, status and output.
+pub(crate) fn check<S: AsRef<OsStr>>(argv: &[S], out: Output) -> Result<String, String> {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
         Ok(stdout)
@@ -267,6 +273,14 @@ impl Cluster {
             .collect();
         let corosync_conf = corosync_conf(&nodes, opts.token_ms);
         let cib = cib_seed(&opts.properties);
+        let authkey = write_authkey(dir.path())?;
+        let mut opts = opts;
+        if !opts.env.iter().any(|(k, _)| k == "PCMK_authkey_location") {
+            opts.env.push((
+                "PCMK_authkey_location".into(),
+                authkey.display().to_string(),
+            ));
+        }
         for node in &nodes {
             write_node_files(node, &corosync_conf, &cib, &opts)?;
         }
@@ -300,6 +314,43 @@ impl Cluster {
         self.dir.path()
     }
 
+    /// The Pacemaker authkey every node uses (PCMK_authkey_location): what a
+    /// pacemaker_remote node needs to be let in.
+    pub fn authkey_path(&self) -> PathBuf {
+        self.dir.join("authkey")
+    }
+
+    /// Host PID of the switch namespace (bridge br0), None for a single node.
+    pub fn switch_pid(&self) -> Option<u32> {
+        self.switch.as_ref().map(NsProcess::init_pid)
+    }
+
+    /// A service address reachable from every node and every remote node
+    /// (`remote::RemoteNode`): 10.78.0.1 on node1's loopback for a single node, 10.77.0.254
+    /// on the switch's bridge otherwise. Returns (host PID whose network namespace holds
+    /// it, address): start a service there, e.g. `SimConfig::netns_of(pid).bind(addr)`.
+    pub fn service_endpoint(&self) -> Result<(u32, String), String> {
+        let (pid, addr, dev) = match self.switch_pid() {
+            Some(sw) => (sw, "10.77.0.254", "br0"),
+            None => (
+                self.nodes[0]
+                    .host_pid()
+                    .ok_or("node1 is not running: no service address")?,
+                "10.78.0.1",
+                "lo",
+            ),
+        };
+        let prefix = if dev == "lo" { "32" } else { "24" };
+        run_ok(
+            Command::new("nsenter")
+                .arg(format!("--net=/proc/{pid}/ns/net"))
+                .args(["--", "ip", "addr", "replace"])
+                .arg(format!("{addr}/{prefix}"))
+                .args(["dev", dev]),
+        )?;
+        Ok((pid, addr.to_string()))
+    }
+
     pub fn log_path(&self, i: usize) -> PathBuf {
         self.nodes[i].log_path()
     }
@@ -310,6 +361,11 @@ impl Cluster {
             .iter()
             .find(|n| n.ns.is_some())
             .ok_or_else(|| "no node of the cluster is running".to_string())
+    }
+
+    /// Runs `argv` on the first live node; Ok(stdout) if it exits 0.
+    pub fn exec_ok<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<String, String> {
+        self.live_node()?.exec_ok(argv)
     }
 
     /// `cibadmin --create -o SECTION --xml-text XML` (section: resources, constraints, ...).
@@ -602,7 +658,23 @@ fn spawn_switch(dir: &Path) -> Result<NsProcess, String> {
     }
 }
 
-fn run_ok(cmd: &mut Command) -> Result<(), String> {
+/// 4 KiB from the kernel's random source, readable by the cluster daemons (hacluster) only.
+fn write_authkey(dir: &Path) -> Result<PathBuf, String> {
+    let path = dir.join("authkey");
+    let mut key = vec![0u8; 4096];
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut key))
+        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+    fs::write(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o640))
+        .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+    run_ok(Command::new("chown").arg("hacluster:haclient").arg(&path))?;
+    Ok(path)
+}
+
+pub(crate) fn run_ok(cmd: &mut Command) -> Result<(), String> {
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
