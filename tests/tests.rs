@@ -4,8 +4,11 @@
 
 mod common;
 
+mod alert_nova;
+mod compute_ha;
 mod dispatch;
 mod examples;
+mod fence_nova;
 mod ganesha_agents;
 mod ganesha_cluster;
 mod ganesha_pacemaker;

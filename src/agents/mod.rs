@@ -1,6 +1,8 @@
 //! The programs of the suite: one file each, registered here once, each of one kind (an
 //! OCF resource agent, a fence agent, an alert agent) with its own runtime.
 
+pub mod alert_nova;
+pub mod fence_nova;
 pub mod ganesha_grace;
 pub mod ganesha_mon;
 pub mod ganesha_nfsd;
@@ -96,8 +98,8 @@ pub fn all() -> Vec<&'static dyn Agent> {
 
 /// Every program: the OCF agents, then the fence agents, then the alert agents.
 pub fn programs() -> Vec<Program> {
-    let fence: [&'static dyn FenceAgent; 0] = [];
-    let alert: [&'static dyn AlertAgent; 0] = [];
+    let fence: [&'static dyn FenceAgent; 1] = [&fence_nova::FenceNova];
+    let alert: [&'static dyn AlertAgent; 1] = [&alert_nova::AlertNova];
     all()
         .into_iter()
         .map(Program::Ocf)

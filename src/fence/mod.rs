@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read};
+use std::io::{BufRead, IsTerminal, Read};
 
 use crate::ocf::agent::{write_stderr, write_stdout};
 
@@ -47,10 +47,287 @@ pub enum FenceError {
     Failed(String),
 }
 
+/// What a parameter's value is, as fence-agents' meta-data says it (`<content type=...>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Str,
+    Bool,
+    Second,
+    Integer,
+}
+
+impl Content {
+    fn as_str(self) -> &'static str {
+        match self {
+            Content::Str => "string",
+            Content::Bool => "boolean",
+            Content::Second => "second",
+            Content::Integer => "integer",
+        }
+    }
+}
+
+/// One option of a fence agent: its stdin name, the older names it still answers to
+/// (fence-agents lists those with `deprecated="1"`), its command-line spelling.
+#[derive(Debug, Clone, Copy)]
+pub struct FenceParam {
+    pub name: &'static str,
+    pub deprecated: &'static [&'static str],
+    pub short: Option<char>,
+    /// The long option without `--` (`auth-url`).
+    pub long: &'static str,
+    /// The value's placeholder in `--help` and `<getopt>` (`url`); None: a flag.
+    pub value: Option<&'static str>,
+    pub content: Content,
+    pub default: Option<&'static str>,
+    pub required: bool,
+    /// A password: warned about on the command line, never logged.
+    pub secret: bool,
+    pub shortdesc: &'static str,
+}
+
+impl FenceParam {
+    pub const fn string(name: &'static str, long: &'static str, shortdesc: &'static str) -> Self {
+        FenceParam {
+            name,
+            deprecated: &[],
+            short: None,
+            long,
+            value: Some("value"),
+            content: Content::Str,
+            default: None,
+            required: false,
+            secret: false,
+            shortdesc,
+        }
+    }
+
+    pub const fn flag(name: &'static str, long: &'static str, shortdesc: &'static str) -> Self {
+        FenceParam {
+            value: None,
+            content: Content::Bool,
+            ..FenceParam::string(name, long, shortdesc)
+        }
+    }
+
+    pub const fn short(mut self, c: char) -> Self {
+        self.short = Some(c);
+        self
+    }
+
+    pub const fn placeholder(mut self, v: &'static str) -> Self {
+        self.value = Some(v);
+        self
+    }
+
+    pub const fn content(mut self, c: Content) -> Self {
+        self.content = c;
+        self
+    }
+
+    pub const fn default(mut self, d: &'static str) -> Self {
+        self.default = Some(d);
+        self
+    }
+
+    pub const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    pub const fn deprecated(mut self, names: &'static [&'static str]) -> Self {
+        self.deprecated = names;
+        self
+    }
+
+    /// `-k, --auth-url=[url]` as fence-agents print it.
+    fn getopt(&self) -> String {
+        let long = match self.value {
+            Some(v) => format!("--{}=[{v}]", self.long),
+            None => format!("--{}", self.long),
+        };
+        match self.short {
+            Some(c) => format!("-{c}, {long}"),
+            None => long,
+        }
+    }
+
+    /// Does a (normalised) stdin key name this parameter?
+    fn answers_to(&self, key: &str) -> bool {
+        key == self.name || norm(self.long) == key || self.deprecated.iter().any(|d| norm(d) == key)
+    }
+}
+
+/// `auth-url` and `auth_url` are the same option (fence-agents' `_parse_input_stdin`).
+fn norm(key: &str) -> String {
+    key.trim().replace('-', "_")
+}
+
+/// The options every fence-agents agent has; an agent adds its own in front of them.
+pub fn common_params() -> Vec<FenceParam> {
+    vec![
+        FenceParam::string("action", "action", "Fencing action")
+            .short('o')
+            .placeholder("action")
+            .required(),
+        FenceParam::string(
+            "plug",
+            "plug",
+            "Physical plug number on device, UUID or identification of machine",
+        )
+        .short('n')
+        .placeholder("id")
+        .deprecated(&["port"])
+        .required(),
+        FenceParam::flag("quiet", "quiet", "Disable logging to stderr").short('q'),
+        FenceParam::flag("verbose", "verbose", "Verbose mode").short('v'),
+        FenceParam::string(
+            "debug_file",
+            "debug-file",
+            "Write debug information to given file",
+        )
+        .short('D')
+        .placeholder("debugfile")
+        .deprecated(&["debug"]),
+        FenceParam::flag("version", "version", "Display version information and exit").short('V'),
+        FenceParam::flag("help", "help", "Display help and exit").short('h'),
+        FenceParam::string(
+            "separator",
+            "separator",
+            "Separator for CSV created by 'list' operation",
+        )
+        .short('C')
+        .placeholder("char")
+        .default(","),
+        FenceParam::string("delay", "delay", "Wait X seconds before fencing is started")
+            .placeholder("seconds")
+            .content(Content::Second)
+            .default("0"),
+        FenceParam::string(
+            "login_timeout",
+            "login-timeout",
+            "Wait X seconds for cmd prompt after login",
+        )
+        .placeholder("seconds")
+        .content(Content::Second)
+        .default("5"),
+        FenceParam::string(
+            "power_wait",
+            "power-wait",
+            "Wait X seconds after issuing ON/OFF",
+        )
+        .placeholder("seconds")
+        .content(Content::Second)
+        .default("0"),
+        FenceParam::string(
+            "shell_timeout",
+            "shell-timeout",
+            "Wait X seconds for cmd prompt after issuing command",
+        )
+        .placeholder("seconds")
+        .content(Content::Second)
+        .default("180"),
+        FenceParam::string(
+            "stonith_status_sleep",
+            "stonith-status-sleep",
+            "Sleep X seconds between status calls during a STONITH action",
+        )
+        .placeholder("seconds")
+        .content(Content::Second)
+        .default("1"),
+        FenceParam::string(
+            "retry_on",
+            "retry-on",
+            "Count of attempts to retry power on",
+        )
+        .placeholder("attempts")
+        .content(Content::Integer)
+        .default("1"),
+        FenceParam::string(
+            "disable_timeout",
+            "disable-timeout",
+            "Disable timeout (true/false) (default: true when run from Pacemaker 2.0+)",
+        )
+        .placeholder("true/false"),
+    ]
+}
+
+/// An action in the meta-data's `<actions>`.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionSpec {
+    pub name: &'static str,
+    /// `automatic="1"`: Pacemaker unfences with it when a node joins (fabric fencing).
+    pub automatic: bool,
+}
+
+/// The meta-data document in fence-agents' format (what `stonith_admin --metadata`,
+/// `pcs stonith describe` and crmsh read).
+pub fn metadata_xml(
+    name: &str,
+    shortdesc: &str,
+    longdesc: &str,
+    vendor_url: &str,
+    params: &[FenceParam],
+    actions: &[ActionSpec],
+) -> String {
+    use crate::ocf::metadata::xml_escape as e;
+    let mut x = format!(
+        "<?xml version=\"1.0\" ?>\n<resource-agent name=\"{}\" shortdesc=\"{}\" >\n\
+         <longdesc>{}</longdesc>\n<vendor-url>{}</vendor-url>\n<parameters>\n",
+        e(name),
+        e(shortdesc),
+        e(longdesc),
+        e(vendor_url)
+    );
+    let mut one = |pname: &str, p: &FenceParam, attr: String| {
+        let default = p
+            .default
+            .map(|d| format!(" default=\"{}\"", e(d)))
+            .unwrap_or_default();
+        x.push_str(&format!(
+            "\t<parameter name=\"{}\" unique=\"0\" required=\"{}\"{attr}>\n\
+             \t\t<getopt mixed=\"{}\" />\n\t\t<content type=\"{}\"{default} />\n\
+             \t\t<shortdesc lang=\"en\">{}</shortdesc>\n\t</parameter>\n",
+            e(pname),
+            u8::from(p.required),
+            e(&p.getopt()),
+            p.content.as_str(),
+            e(p.shortdesc)
+        ));
+    };
+    for p in params {
+        for d in p.deprecated {
+            one(d, p, " deprecated=\"1\"".to_string());
+        }
+        let obsoletes = p
+            .deprecated
+            .first()
+            .map(|d| format!(" obsoletes=\"{}\"", e(d)))
+            .unwrap_or_default();
+        one(p.name, p, obsoletes);
+    }
+    x.push_str("</parameters>\n<actions>\n");
+    for a in actions {
+        let auto = if a.automatic { " automatic=\"1\"" } else { "" };
+        x.push_str(&format!("\t<action name=\"{}\"{auto}/>\n", e(a.name)));
+    }
+    x.push_str("</actions>\n</resource-agent>\n");
+    x
+}
+
 /// The options of one invocation.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct FenceOptions {
     values: BTreeMap<String, String>,
+    /// Keys no parameter answers to (ignored with a warning, as fence-agents do).
+    unknown: Vec<String>,
+    /// Secret options given on the command line (visible in `ps`).
+    secrets_in_argv: Vec<String>,
 }
 
 impl std::fmt::Debug for FenceOptions {
@@ -60,11 +337,30 @@ impl std::fmt::Debug for FenceOptions {
     }
 }
 
+/// fence-agents' booleans: `1/yes/on/true` and `0/no/off/false`, stored as "1"/"0".
+fn bool_word(v: &str) -> Option<&'static str> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "yes" | "on" | "true" | "y" => Some("1"),
+        "0" | "no" | "off" | "false" | "n" => Some("0"),
+        _ => None,
+    }
+}
+
 impl FenceOptions {
-    /// `key=value` lines; blank lines and `#` comments are skipped. A line without `=` is
-    /// an error naming its number (never its text, which may hold a secret).
+    /// `key=value` lines; blank lines and `#` comments are skipped, a value in double
+    /// quotes loses them. A line without `=` is an error naming its number (never its text,
+    /// which may hold a secret).
     pub fn parse(input: impl BufRead) -> Result<FenceOptions, FenceError> {
-        let mut values = BTreeMap::new();
+        Self::parse_with(input, &[])
+    }
+
+    /// As [`parse`](Self::parse), with each key resolved to the parameter of `params` it
+    /// names (old names and `-`/`_` spellings included).
+    pub fn parse_with(
+        input: impl BufRead,
+        params: &[FenceParam],
+    ) -> Result<FenceOptions, FenceError> {
+        let mut o = FenceOptions::default();
         for (n, line) in input.lines().enumerate() {
             let line = line.map_err(|e| FenceError::Config(format!("cannot read stdin: {e}")))?;
             let line = line.trim();
@@ -77,43 +373,141 @@ impl FenceOptions {
                     n + 1
                 )));
             };
-            values.insert(k.trim().to_string(), v.trim().to_string());
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .unwrap_or(v);
+            o.set(params, k, v);
         }
-        Ok(FenceOptions { values })
+        Ok(o)
     }
 
-    /// Command-line options: `--key=value`, `--key value`, `-o ACTION`, `-n TARGET`.
-    pub fn from_args(args: &[String]) -> Result<FenceOptions, FenceError> {
-        let mut values = BTreeMap::new();
+    fn set(&mut self, params: &[FenceParam], key: &str, value: &str) {
+        let key = norm(key);
+        match params.iter().find(|p| p.answers_to(&key)) {
+            Some(p) => {
+                let value = match p.content {
+                    Content::Bool => bool_word(value).unwrap_or("1"),
+                    _ => value,
+                };
+                self.values.insert(p.name.to_string(), value.to_string());
+            }
+            None => {
+                // The fencer always adds `nodename`; without a table every key is kept.
+                if !params.is_empty() && key != "nodename" {
+                    self.unknown.push(crate::ocf::params::printable(&key));
+                }
+                self.values.insert(key, value.to_string());
+            }
+        }
+    }
+
+    /// Command-line options: `--key=value`, `--key value`, `-k value`, `-kvalue`, flags
+    /// (`--insecure`, `-v`), as fence-agents' getopt takes them. `-o` and `-n` always work.
+    pub fn from_args(args: &[String], params: &[FenceParam]) -> Result<FenceOptions, FenceError> {
+        let mut o = FenceOptions::default();
+        let builtin = [
+            FenceParam::string("action", "action", "").short('o'),
+            FenceParam::string("plug", "plug", "").short('n'),
+        ];
+        let lookup_short = |c: char| {
+            params
+                .iter()
+                .chain(builtin.iter())
+                .find(|p| p.short == Some(c))
+                .copied()
+        };
+        let lookup_long = |l: &str| {
+            let l = norm(l);
+            params
+                .iter()
+                .chain(builtin.iter())
+                .find(|p| p.answers_to(&l))
+                .copied()
+        };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
-            let (key, inline) = match arg.as_str() {
-                "-o" => ("action".to_string(), None),
-                "-n" => ("plug".to_string(), None),
-                a if a.starts_with("--") => match a[2..].split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (a[2..].to_string(), None),
-                },
-                _ => {
-                    return Err(FenceError::Config(
-                        "arguments must be --key=value, -o ACTION or -n TARGET".into(),
-                    ))
+            let (param, inline, shown) = if let Some(long) = arg.strip_prefix("--") {
+                let (name, inline) = match long.split_once('=') {
+                    Some((k, v)) => (k, Some(v.to_string())),
+                    None => (long, None),
+                };
+                (lookup_long(name), inline, format!("--{name}"))
+            } else if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
+                let mut chars = short.chars();
+                let c = chars.next().unwrap_or('-');
+                let rest: String = chars.collect();
+                let p = lookup_short(c);
+                match p {
+                    // `-vvv` is three flags.
+                    Some(p) if p.value.is_none() => {
+                        o.values.insert(p.name.to_string(), "1".into());
+                        continue;
+                    }
+                    _ => (p, (!rest.is_empty()).then_some(rest), format!("-{c}")),
                 }
+            } else {
+                return Err(FenceError::Config(format!(
+                    "unexpected argument '{}': options are -x VALUE or --name=VALUE",
+                    crate::ocf::params::printable(arg)
+                )));
             };
+            let Some(p) = param else {
+                // Without a table (a generic caller) a long option is kept as given.
+                if let (true, Some(name)) = (params.is_empty(), shown.strip_prefix("--")) {
+                    let value = match inline {
+                        Some(v) => v,
+                        None => it.next().cloned().ok_or_else(|| {
+                            FenceError::Config(format!("option {shown} needs a value"))
+                        })?,
+                    };
+                    o.values.insert(norm(name), value);
+                    continue;
+                }
+                return Err(FenceError::Config(format!(
+                    "unknown option {}",
+                    crate::ocf::params::printable(&shown)
+                )));
+            };
+            if p.value.is_none() {
+                let v = inline.as_deref().map(bool_word).unwrap_or(Some("1"));
+                o.values
+                    .insert(p.name.to_string(), v.unwrap_or("1").to_string());
+                continue;
+            }
             let value = match inline {
                 Some(v) => v,
                 None => it
                     .next()
                     .cloned()
-                    .ok_or_else(|| FenceError::Config(format!("option '{key}' needs a value")))?,
+                    .ok_or_else(|| FenceError::Config(format!("option {shown} needs a value")))?,
             };
-            values.insert(key.replace('-', "_"), value);
+            if p.secret {
+                o.secrets_in_argv.push(p.name.to_string());
+            }
+            o.values.insert(p.name.to_string(), value);
         }
-        Ok(FenceOptions { values })
+        Ok(o)
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
+    }
+
+    /// A boolean option (fence-agents' words), false when unset.
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key).and_then(bool_word) == Some("1")
+    }
+
+    /// Keys no parameter of the agent answers to.
+    pub fn unknown(&self) -> &[String] {
+        &self.unknown
+    }
+
+    /// Secret options that came on the command line.
+    pub fn secrets_in_argv(&self) -> &[String] {
+        &self.secrets_in_argv
     }
 
     /// The action asked for: `action`, else the legacy `option`, else `reboot`.
@@ -123,6 +517,12 @@ impl FenceOptions {
             .get("action")
             .or_else(|| self.get("option"))
             .unwrap_or("reboot");
+        // Fabric agents also take enable/disable (fence-agents: = on/off).
+        let name = match name {
+            "enable" => "on",
+            "disable" => "off",
+            n => n,
+        };
         FenceAction::parse(name).ok_or_else(|| {
             FenceError::Config(format!(
                 "unknown action '{}'",
@@ -136,6 +536,7 @@ impl FenceOptions {
         self.get("plug")
             .or_else(|| self.get("port"))
             .or_else(|| self.get("nodename"))
+            .filter(|t| !t.is_empty())
     }
 }
 
@@ -145,18 +546,46 @@ pub trait FenceAgent: Sync {
     fn shortdesc(&self) -> &str;
     /// The fence-agents meta-data XML (`<resource-agent ...>` with its parameters).
     fn metadata(&self) -> Cow<'static, str>;
+    /// Its options (for stdin names, aliases and the command line); empty: keys as given.
+    fn params(&self) -> Vec<FenceParam> {
+        Vec::new()
+    }
     /// Any action but meta-data, which the runtime answers.
     fn run(&self, action: FenceAction, opts: &FenceOptions) -> Result<FenceCode, FenceError>;
 }
 
+/// Log to stderr (pacemaker-fenced logs an agent's stderr), debug with `verbose`.
+fn init_logging(agent: &str, opts: &FenceOptions) {
+    let tty = std::io::stderr().is_terminal();
+    crate::ocf::log::init(crate::ocf::log::LogConfig {
+        tag: format!("{agent}[{}]", std::process::id()),
+        tty,
+        syslog_facility: None,
+        logfile: None,
+        debug: opts.flag("verbose"),
+        debuglog: opts.get("debug_file").map(str::to_string),
+        exit_reason_prefix: String::new(),
+    });
+}
+
 /// Run a fence agent: options from the arguments if any, else from stdin.
 pub fn run(agent: &dyn FenceAgent, args: &[String], stdin: impl Read) -> i32 {
+    let params = agent.params();
     let opts = if args.is_empty() {
-        FenceOptions::parse(std::io::BufReader::new(stdin))
+        FenceOptions::parse_with(std::io::BufReader::new(stdin), &params)
     } else {
-        FenceOptions::from_args(args)
+        FenceOptions::from_args(args, &params)
     };
+    let mut logging = false;
     let result = opts.and_then(|o| {
+        if o.flag("version") {
+            write_stdout(&format!("{} {}\n", agent.name(), env!("CARGO_PKG_VERSION")));
+            return Ok(FenceCode::Success);
+        }
+        if o.flag("help") {
+            write_stdout(&usage(agent.name(), &params));
+            return Ok(FenceCode::Success);
+        }
         let action = o.action()?;
         if action == FenceAction::Metadata {
             return Ok(if write_stdout(&agent.metadata()) {
@@ -165,15 +594,42 @@ pub fn run(agent: &dyn FenceAgent, args: &[String], stdin: impl Read) -> i32 {
                 FenceCode::Failed
             });
         }
+        if !o.flag("quiet") {
+            init_logging(agent.name(), &o);
+            logging = true;
+        }
+        for k in o.unknown() {
+            log::warn!("ignoring unknown option '{k}'");
+        }
+        for k in o.secrets_in_argv() {
+            log::warn!(
+                "option {k} was given on the command line, where every user of this host \
+                 can read it (ps): give it on stdin or use password_file"
+            );
+        }
         agent.run(action, &o)
     });
     match result {
         Ok(code) => code as i32,
         Err(e) => {
-            write_stderr(&format!("{}: {e}\n", agent.name()));
+            // Logged once: the logger's sink is stderr, which the fencer records.
+            if logging {
+                log::error!("{e}");
+            } else {
+                write_stderr(&format!("{}: {e}\n", agent.name()));
+            }
             FenceCode::Failed as i32
         }
     }
+}
+
+fn usage(name: &str, params: &[FenceParam]) -> String {
+    let mut u =
+        format!("Usage: {name} [options]   (or options as key=value lines on stdin)\nOptions:\n");
+    for p in params {
+        u.push_str(&format!("   {:<40} {}\n", p.getopt(), p.shortdesc));
+    }
+    u
 }
 
 #[cfg(test)]
@@ -210,11 +666,11 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let o = FenceOptions::from_args(&args).unwrap();
+        let o = FenceOptions::from_args(&args, &[]).unwrap();
         assert_eq!(o.action().unwrap(), FenceAction::Metadata);
         assert_eq!(o.get("ip_address"), Some("1.2.3.4"));
         assert_eq!(o.target(), Some("n3"));
-        assert!(FenceOptions::from_args(&["x".to_string()]).is_err());
+        assert!(FenceOptions::from_args(&["x".to_string()], &[]).is_err());
     }
 
     /// Says "off" for node2 and "on" for anyone else; power actions succeed.

@@ -2,9 +2,11 @@
 //! native fence_compute, the alert agent and NovaCompute later): the `evacuate` attribute
 //! protocol, the durable markers in Nova's disabled_reason, host-name matching, which
 //! instances to evacuate and where, the mass-failure throttle, and the per-instance
-//! records kept on disk. Pure decisions here; the agents do the talking.
+//! records kept on disk. Pure decisions here; the agents do the talking — except
+//! [`fencing`], the one Nova + attrd sequence both fencing paths (fence agent, alert) run.
 
 pub mod attribute;
+pub mod fencing;
 pub mod hosts;
 pub mod marker;
 pub mod novaconf;
