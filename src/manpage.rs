@@ -150,7 +150,7 @@ fn fence_page(out: &mut String, name: &str, xml: &str) -> Result<(), String> {
     out.push_str(".SH OPTIONS\n");
     for p in parameters(&root) {
         let head = match &p.getopt {
-            Some(g) => format!("{} (stdin: {})", g, p.name),
+            Some(g) => format!("{} ({})", p.name, g),
             None => p.name.clone(),
         };
         param_entry(out, &p, &head);
