@@ -4,6 +4,7 @@
 #   make install DESTDIR=/tmp/stage PREFIX=/usr PROVIDER=ocfbox
 #   make bench                  ocfbox side by side with the agents it replaces
 #   make man                    one man page per program, from its meta-data, into target/man
+#   make demo [ACT=N]           three acts with real clusters (see tools/demo.sh)
 #   make dist | deb | rpm       source tarball (vendored crates) / packages, into target/packages
 
 PREFIX     ?= /usr
@@ -21,7 +22,7 @@ CARGO      ?= cargo
 # The binary `install` copies; tests stage their own debug build with BIN=...
 BIN        ?= target/release/ocfbox
 
-.PHONY: all build deps test lint manifest man-manifest man install uninstall dist deb rpm bench clean
+.PHONY: all build deps test lint manifest man-manifest man install uninstall dist deb rpm demo bench clean
 
 all: build
 
@@ -123,6 +124,10 @@ deb:
 
 rpm:
 	./packaging/rpm.sh $(PKGDIR)
+
+# Three acts with real clusters, narrated (tools/demo.sh); ACT=1|2|3 runs one.
+demo: deps
+	ACT=$(ACT) KEEP=$(KEEP) ./tools/demo.sh
 
 bench: deps build
 	./bench/run.sh
