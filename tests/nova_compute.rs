@@ -896,3 +896,48 @@ fn configuration_errors_are_6_naming_the_parameter_and_touch_nothing() {
         "the password reached the log:\n{log}"
     );
 }
+
+/// Children never inherit the secrets pacemaker-execd hands the agent: a stand-in
+/// attrd_updater on PATH records its environment while nova-compute-wait waits.
+#[test]
+fn the_attribute_tool_the_wait_runs_inherits_no_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = TempDir::new("nova-compute-env");
+    let bin = tmp.join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    let dump = tmp.join("attrd-env");
+    let tool = bin.join("attrd_updater");
+    std::fs::write(
+        &tool,
+        format!("#!/bin/sh\nenv >> {}\nexit 105\n", dump.display()),
+    )
+    .expect("write");
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let link = tmp.join("nova-compute-wait");
+    std::os::unix::fs::symlink(common::ocfbox_bin(), &link).expect("symlink");
+    let env = AgentEnv::execd(&tmp.join("agent.log"))
+        .var(
+            "PATH",
+            &format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+        )
+        .var("HA_RSCTMP", &tmp.join("rsctmp").display().to_string())
+        .instance("nova-compute-wait")
+        .meta("timeout", "3000")
+        .meta("on_node", HOST)
+        .param("auth_url", "http://127.0.0.1:9/identity")
+        .param("username", "admin")
+        .param("password", "s3cret-never-inherited")
+        .param("tenant_name", "admin");
+    let run = execd::run(&link, "start", &env);
+    run.expect(1, "start without a Nova")
+        .reason_has("evacuation not over");
+    let seen = std::fs::read_to_string(&dump).unwrap_or_default();
+    assert!(
+        seen.contains("OCF_RESKEY_username=admin"),
+        "the tool never ran: {seen}"
+    );
+    assert!(
+        !seen.contains("s3cret"),
+        "a secret reached a child's environment:\n{seen}"
+    );
+}
