@@ -2,7 +2,7 @@
 # Make sure the programs the test suite drives are on this machine: real Pacemaker,
 # Corosync, systemd, D-Bus, NFS-Ganesha, resource-agents (ocf-tester, the DTD and RNG),
 # xmllint, iproute2, hyperfine; man-db/groff (man page test), pcs (pcs examples), rpm,
-# lintian and fakeroot (package tests); for the Nova simulator and its fidelity checks Debian's
+# lintian, dpkg-dev and binutils (package tests); for the Nova simulator and its fidelity checks Debian's
 # /usr/bin/python3 (not a pyenv shim earlier on PATH), openssl, python3-novaclient,
 # python3-openstackclient, python3-keystoneclient (fence-agents only suggests it) and
 # fence-agents. As root, missing Debian packages are installed with apt;
@@ -45,7 +45,8 @@ need=(
   "rpmbuild rpm"
   "lintian lintian"
   "dpkg-deb dpkg"
-  "fakeroot fakeroot"
+  "dpkg-shlibdeps dpkg-dev"
+  "strip binutils"
 )
 
 missing=()
