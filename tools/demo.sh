@@ -3,8 +3,11 @@
 # Corosync in namespaces, real systemd managers, real ganesha.nfsd, the Nova simulator),
 # in three acts. Each act is a scenario of the test suite (the same harness: every process
 # it starts is ended by PID, also when it fails), run with its output shown and narrated.
-# Not done yet: KEEP=1 (leaving the clusters up to explore) and crm_mon output between steps.
+# With OCFBOX_DEMO set they print crm_mon at each step. Not done yet: KEEP=1 (leave the
+# clusters up to explore).
 set -uo pipefail
+# The scenarios print crm_mon (and the simulator's view) at each step when this is set.
+export OCFBOX_DEMO=1
 cd "$(dirname "$0")/.."
 act=${ACT:-all}
 if [[ -n ${KEEP:-} ]]; then

@@ -363,6 +363,16 @@ impl Cluster {
             .ok_or_else(|| "no node of the cluster is running".to_string())
     }
 
+    /// For `make demo` (OCFBOX_DEMO set): `crm_mon -1 -r` from a live node under a caption,
+    /// so the narration shows what Pacemaker shows an operator. Nothing in a test run.
+    pub fn demo_show(&self, caption: &str) {
+        if std::env::var_os("OCFBOX_DEMO").is_none() {
+            return;
+        }
+        let text = self.exec_ok(&["crm_mon", "-1", "-r"]).unwrap_or_else(|e| e);
+        eprintln!("\n--- crm_mon: {caption}\n{text}");
+    }
+
     /// Runs `argv` on the first live node; Ok(stdout) if it exits 0.
     pub fn exec_ok<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<String, String> {
         self.live_node()?.exec_ok(argv)
