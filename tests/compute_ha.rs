@@ -419,7 +419,7 @@ fn run(mode: Mode) {
         for srv in chain.sim.servers() {
             eprintln!(
                 "instance {} on {} ({})",
-                srv["id"], srv["host"], srv["status"]
+                srv["id"], srv["host"], srv["vm_state"]
             );
         }
         for m in chain.sim.migrations() {
