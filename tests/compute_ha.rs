@@ -429,6 +429,7 @@ fn run(mode: Mode) {
             );
         }
     }
+    chain.c.demo_keep("3");
     let at = |o: Option<u128>, what: &str| {
         o.unwrap_or_else(|| panic!("{mode:?}: never saw {what}: {tl:?}"))
     };

@@ -275,4 +275,5 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
     c.wait_for_resource("nfs-grace", "node2", "Started", WAIT)
         .unwrap_or_else(|e| panic!("{e}"));
     c.demo_show("node2 back: its VIP failed back");
+    c.demo_keep("2");
 }

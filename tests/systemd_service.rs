@@ -686,6 +686,7 @@ fn pacemaker_recovers_a_killed_service_through_the_agent() {
         .wait_for_resource("victim", &node, "Started", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}"));
     cluster.demo_show("recovered by Pacemaker through the agent; the failed monitor is counted");
+    cluster.demo_keep("1");
 }
 
 /// systemd re-executing (daemon-reexec) drops off the bus for a moment: calls in flight get

@@ -3,16 +3,17 @@
 # Corosync in namespaces, real systemd managers, real ganesha.nfsd, the Nova simulator),
 # in three acts. Each act is a scenario of the test suite (the same harness: every process
 # it starts is ended by PID, also when it fails), run with its output shown and narrated.
-# With OCFBOX_DEMO set they print crm_mon at each step. Not done yet: KEEP=1 (leave the
-# clusters up to explore).
+# With OCFBOX_DEMO set they print crm_mon at each step; KEEP=1 leaves each act's cluster up
+# at its end (how to enter each node is printed) until you remove the file it names.
 set -uo pipefail
 # The scenarios print crm_mon (and the simulator's view) at each step when this is set.
 export OCFBOX_DEMO=1
 cd "$(dirname "$0")/.."
 act=${ACT:-all}
-if [[ -n ${KEEP:-} ]]; then
-  echo "make demo: KEEP=1 is not implemented yet (the clusters are always torn down)" >&2
-  exit 2
+# KEEP=1: each act's cluster stays up at its end (the act says how to enter its nodes)
+# until its keep file is removed; then it is ended like any other.
+if [[ -n ${KEEP:-} && ${KEEP} != 0 ]]; then
+  export OCFBOX_DEMO_KEEP=1
 fi
 [[ $(id -u) -eq 0 ]] || { echo "make demo: run as root (namespaces, systemd, Pacemaker)" >&2; exit 1; }
 
@@ -35,7 +36,7 @@ run_act() {
   for f in "${filters[@]}"; do
     note "running $f"
     cargo test --locked --test tests -- --exact "$f" --nocapture --test-threads=1 2>&1 |
-      grep -vE '^\s*$|^running [0-9]+ test|^test result|^\s+Finished|^\s+Running' | sed 's/^/   | /'
+      grep --line-buffered -vE '^\s*$|^running [0-9]+ test|^test result|^\s+Finished|^\s+Running' | sed -u 's/^/   | /'
     if [[ ${PIPESTATUS[0]} -ne 0 ]]; then
       rc=1
       say "Act $n FAILED in $f (its output above says where); its processes were ended"
