@@ -188,3 +188,81 @@ fn crm_and_pcs_examples_load_and_crm_verify_finds_nothing() {
         pcs.len()
     );
 }
+
+#[test]
+fn the_pcs_example_builds_its_resources_and_stops_at_the_first_error() {
+    require_root();
+    common::require_cmd("pcs", "pcs");
+    let tmp = TempDir::new("examples-pcs");
+    let cluster = Cluster::start(ClusterOptions {
+        ocf_provider_dirs: vec![("ocfbox".into(), ocfbox_provider_dir(tmp.path()))],
+        properties: vec![("maintenance-mode".into(), "true".into())],
+        ..Default::default()
+    });
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("packaging/examples/openstack-controller.pcs");
+    // pcs against a CIB file (-f) inside the node, where the ocfbox agents are installed
+    // (pcs reads their meta-data); FAIL_AT makes that pcs call fail.
+    let bin = tmp.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    let wrapper = bin.join("pcs");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho x >>{calls}\n\
+             [ \"$(wc -l <{calls})\" = \"${{FAIL_AT:-0}}\" ] && exit 1\n\
+             exec /usr/sbin/pcs -f {cib} \"$@\"\n",
+            calls = tmp.join("calls").display(),
+            cib = tmp.join("cib.xml").display()
+        ),
+    )
+    .expect("write wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod wrapper");
+    let run = |fail_at: &str| {
+        let _ = std::fs::remove_file(tmp.join("calls"));
+        let empty = cluster
+            .node(0)
+            .exec_ok(&["cibadmin", "--empty"])
+            .expect("cib");
+        std::fs::write(tmp.join("cib.xml"), empty).expect("write cib");
+        let out = cluster
+            .node(0)
+            .command("sh")
+            .arg(&script)
+            .env(
+                "PATH",
+                format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+            )
+            .env("FAIL_AT", fail_at)
+            .output()
+            .expect("run the pcs example");
+        let calls = std::fs::read_to_string(tmp.join("calls")).unwrap_or_default();
+        (out, calls.lines().count())
+    };
+    let (out, calls) = run("0");
+    assert!(
+        out.status.success(),
+        "the pcs example fails: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cib = std::fs::read_to_string(tmp.join("cib.xml")).expect("read cib");
+    for id in ["keystone", "nova-api", "nova-scheduler", "nova-conductor"] {
+        assert!(
+            cib.contains(&format!("<primitive id=\"{id}\"")),
+            "{id} missing:\n{cib}"
+        );
+    }
+    let (out, failed_after) = run("2");
+    assert!(
+        !out.status.success(),
+        "a failed pcs call did not fail the script"
+    );
+    assert_eq!(
+        failed_after, 2,
+        "the script went on after a failed pcs call ({calls} calls in all)"
+    );
+}

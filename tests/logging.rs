@@ -10,7 +10,7 @@ use common::execd::{self, AgentEnv, Run};
 use common::{ocfbox_bin, TempDir};
 
 /// ganesha_mon needs no peer to refuse a malformed parameter, which makes it a good
-/// subject: the refusal is a failure with a reason.
+/// subject: the refusal (validate-all; a monitor warns and goes on) is a failure with a reason.
 fn run_agent(dir: &TempDir, env: &[(&str, String)]) -> Run {
     let link = dir.join("ganesha_mon");
     if !link.exists() {
@@ -18,7 +18,7 @@ fn run_agent(dir: &TempDir, env: &[(&str, String)]) -> Run {
     }
     // Only what each test sets: the log sinks are what is under test.
     let env = AgentEnv::bare().vars(env.iter().map(|(k, v)| (*k, v.as_str())));
-    execd::run(&link, "monitor", &env)
+    execd::run(&link, "validate-all", &env)
 }
 
 fn reason_lines(out: &Run) -> Vec<String> {

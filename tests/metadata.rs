@@ -2,7 +2,10 @@
 //! anyone adding it here): `meta-data` runs as user nobody with an empty environment, exits
 //! 0, prints only XML with the ra-api-1.dtd DOCTYPE, writes nothing, and that XML validates
 //! against both schemas Debian's resource-agents ships (the DTD ocf-tester uses, and
-//! metadata.rng).
+//! metadata.rng), widened by exactly what OCF 1.1 adds and the agents use on purpose: the
+//! `reloadable` parameter attribute and the `reload-agent` action (SystemdService and the
+//! presets, so a changed health-check parameter restarts nothing). Those two schemas predate
+//! OCF 1.1; anything else they refuse is still a failure.
 
 use crate::common;
 
@@ -31,6 +34,7 @@ fn meta_data_as_nobody_with_empty_environment_is_valid_xml_for_both_schemas() {
     std::fs::create_dir(&empty_cwd).expect("mkdir cwd");
     std::fs::set_permissions(&empty_cwd, std::fs::Permissions::from_mode(0o777)).expect("chmod");
 
+    let (dtd, rng) = ocf_1_1_schemas(&dir);
     let mut failures = Vec::new();
     for agent in agent_names() {
         let link = dir.join(&agent);
@@ -68,7 +72,7 @@ fn meta_data_as_nobody_with_empty_environment_is_valid_xml_for_both_schemas() {
         }
         let file = dir.join(format!("{agent}.xml"));
         std::fs::write(&file, &xml).expect("write xml");
-        for schema in [["--dtdvalid", DTD], ["--relaxng", RNG]] {
+        for schema in [["--dtdvalid", dtd.as_str()], ["--relaxng", rng.as_str()]] {
             let check = Command::new("xmllint")
                 .args(["--noout", schema[0], schema[1]])
                 .arg(&file)
@@ -100,4 +104,34 @@ fn meta_data_as_nobody_with_empty_environment_is_valid_xml_for_both_schemas() {
         .collect();
     assert!(leftovers.is_empty(), "meta-data wrote files: {leftovers:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The stock DTD and RNG with OCF 1.1's `reloadable` attribute and `reload-agent` action
+/// added (and nothing else): their paths in `dir`.
+fn ocf_1_1_schemas(dir: &TempDir) -> (String, String) {
+    let dtd = std::fs::read_to_string(DTD).expect("read the DTD");
+    let widened = dtd
+        .replacen(
+            "unique  (1|0)   \"0\">",
+            "unique  (1|0)   \"0\"\n        reloadable  (1|0)   \"0\">",
+            1,
+        )
+        .replacen("|reload|", "|reload|reload-agent|", 1);
+    assert!(
+        widened.contains("reloadable") && widened.contains("reload-agent"),
+        "{DTD} changed shape: cannot add OCF 1.1's reloadable/reload-agent"
+    );
+    let rng = std::fs::read_to_string(RNG).expect("read the RNG");
+    let anchor = "<attribute name=\"required\"> <ref name=\"boolean-values\" /> </attribute>\n\t\t\t</optional>";
+    assert!(rng.contains(anchor), "{RNG} changed shape");
+    // The RNG leaves action names free; only the parameter attribute is missing.
+    let widened_rng = rng.replacen(
+        anchor,
+        &format!("{anchor}\n\t\t\t<optional><attribute name=\"reloadable\"> <ref name=\"boolean-values\" /> </attribute></optional>"),
+        1,
+    );
+    let (d, r) = (dir.join("ra-api-1.1.dtd"), dir.join("metadata-1.1.rng"));
+    std::fs::write(&d, widened).expect("write dtd");
+    std::fs::write(&r, widened_rng).expect("write rng");
+    (d.display().to_string(), r.display().to_string())
 }

@@ -11,6 +11,7 @@ mod examples;
 mod fence_nova;
 mod ganesha_agents;
 mod ganesha_cluster;
+mod ganesha_migration;
 mod ganesha_pacemaker;
 mod ganesha_preset;
 mod install;

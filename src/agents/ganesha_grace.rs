@@ -16,11 +16,18 @@
 //! enter grace as glusterfs' did; this agent says so with ganesha's JUST_GRACE event (`0:`)
 //! where glusterfs sent an empty key that ganesha happened to read the same way.
 //!
+//! The key must match the recovery layout, or the failed node's clients cannot reclaim:
+//! where this node sees ganesha's RecoveryRoot (`recovery_root`), the key whose directory
+//! exists there is used (a node_vips entry that the layout does not have falls back to the
+//! node name), and when neither exists that is said as an error in the log and in the node
+//! attribute `ganesha-grace-warning` (crm_mon -A shows it).
+//!
 //! A node where it was never started reports 7 (state file under HA_RSCTMP).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::ganesha::admin;
@@ -34,7 +41,11 @@ pub struct GaneshaGrace;
 const SPECS: &[ParamSpec] = &[
     ParamSpec::string("grace_active").default("grace-active"),
     ParamSpec::string("node_vips"),
+    ParamSpec::string("recovery_root").default("/var/lib/nfs/ganesha"),
 ];
+
+/// Node attribute where a grace key without reclaim records is reported (crm_mon -A).
+const WARNING_ATTR: &str = "ganesha-grace-warning";
 
 /// One grace call may take this long before it counts as failed and is retried.
 const CALL_CAP: Duration = Duration::from_secs(5);
@@ -97,6 +108,7 @@ impl OcfAgent for GaneshaGrace {
 struct Config {
     grace_active: String,
     node_vips: BTreeMap<String, IpAddr>,
+    recovery_root: PathBuf,
 }
 
 impl Config {
@@ -105,9 +117,17 @@ impl Config {
         let grace_active = attrd::name_param("grace_active", &p.required_string("grace_active")?)?;
         let node_vips = parse_node_vips(p.string("node_vips")?.as_deref().unwrap_or(""))
             .map_err(|e| OcfError::configured(format!("parameter 'node_vips': {e}")))?;
+        let root = p.required_string("recovery_root")?;
+        if !root.starts_with('/') || root.chars().any(char::is_control) {
+            return Err(OcfError::configured(format!(
+                "parameter 'recovery_root' must be an absolute path, got '{}'",
+                crate::ocf::params::printable(&root)
+            )));
+        }
         Ok(Config {
             grace_active,
             node_vips,
+            recovery_root: PathBuf::from(root),
         })
     }
 }
@@ -192,10 +212,17 @@ fn monitor(ctx: &Context<'_>, cfg: &Config, state: &StateFile) -> OcfResult<OcfC
 struct Request {
     what: String,
     arg: String,
+    /// Why ganesha will find no reclaim records with this key, when it will not.
+    missing: Option<String>,
 }
 
 /// The grace requests a notification calls for; empty when it calls for none.
-fn requests(n: &Notification, me: Option<&str>, vips: &BTreeMap<String, IpAddr>) -> Vec<Request> {
+fn requests(
+    n: &Notification,
+    me: Option<&str>,
+    vips: &BTreeMap<String, IpAddr>,
+    root: &Path,
+) -> Vec<Request> {
     let relevant = matches!(
         (n.kind, n.operation.as_str()),
         (NotifyType::Post, "stop") | (NotifyType::Pre, "start")
@@ -220,6 +247,7 @@ fn requests(n: &Notification, me: Option<&str>, vips: &BTreeMap<String, IpAddr>)
                     }
                 ),
                 arg: format!("{}:", admin::EVENT_JUST_GRACE),
+                missing: None,
             }];
         }
         return Vec::new();
@@ -228,12 +256,52 @@ fn requests(n: &Notification, me: Option<&str>, vips: &BTreeMap<String, IpAddr>)
         .into_iter()
         .map(|node| {
             let ip = vips.get(&node).map(IpAddr::to_string);
+            let (arg, missing) = grace_key(root, &node, ip.as_deref());
             Request {
-                arg: admin::grace_arg(ip.as_deref(), &node),
+                arg,
                 what: format!("failed node {node}"),
+                missing,
             }
         })
         .collect()
+}
+
+/// The grace argument for failed `node` (its VIP `ip` if node_vips has it) that matches
+/// the recovery layout under `root`: the key whose RecoveryRoot/<key> exists; a node_vips
+/// entry the layout lacks gives way to the node name (ganesha-ha.sh's symlinks). When the
+/// root is not visible here, node_vips decides. The second value is a warning when the
+/// layout has neither (ganesha will find no reclaim records).
+fn grace_key(root: &Path, node: &str, ip: Option<&str>) -> (String, Option<String>) {
+    let wanted = admin::grace_arg(ip, node);
+    if !root.is_dir() {
+        return (wanted, None);
+    }
+    let has = |key: &str| root.join(key).is_dir();
+    match ip {
+        Some(ip) if has(ip) => (wanted, None),
+        Some(ip) if has(node) => {
+            log::warn!(
+                "node_vips maps {node} to {ip}, but {} has no directory {ip}, only {node}: \
+                 using the key {node} (the layout's)",
+                root.display()
+            );
+            (admin::grace_arg(None, node), None)
+        }
+        _ if ip.is_none() && has(node) => (wanted, None),
+        _ => {
+            let key = ip.unwrap_or(node);
+            let warning = format!(
+                "no reclaim records for {node}: {} has no directory {key}{}",
+                root.display(),
+                if ip.is_some() {
+                    format!(" nor {node}")
+                } else {
+                    " (set node_vips if the records are kept under addresses)".to_string()
+                }
+            );
+            (wanted, Some(warning))
+        }
+    }
 }
 
 fn notify(ctx: &Context<'_>) {
@@ -242,11 +310,11 @@ fn notify(ctx: &Context<'_>) {
         return;
     };
     // A broken node_vips must not cost the failover its grace: fall back to node names.
-    let vips = match Config::read(ctx) {
-        Ok(cfg) => cfg.node_vips,
+    let (vips, root) = match Config::read(ctx) {
+        Ok(cfg) => (cfg.node_vips, cfg.recovery_root),
         Err(e) => {
             log::error!("{e}; using node names as grace keys");
-            BTreeMap::new()
+            (BTreeMap::new(), PathBuf::from("/var/lib/nfs/ganesha"))
         }
     };
     let me = match pacemaker::local_node_name(ctx) {
@@ -256,7 +324,7 @@ fn notify(ctx: &Context<'_>) {
             None
         }
     };
-    let todo = requests(&n, me.as_deref(), &vips);
+    let todo = requests(&n, me.as_deref(), &vips, &root);
     if todo.is_empty() {
         log::debug!("{:?}-{} notification: no grace needed", n.kind, n.operation);
         return;
@@ -264,6 +332,14 @@ fn notify(ctx: &Context<'_>) {
     // Each request gets a fair share of what is left, so one that keeps failing cannot
     // starve the others.
     let count = todo.len();
+    let missing: Vec<&str> = todo.iter().filter_map(|r| r.missing.as_deref()).collect();
+    if !missing.is_empty() {
+        let text = missing.join("; ");
+        log::error!("{text}: its clients cannot reclaim their locks");
+        if let Err(e) = attrd::update(WARNING_ATTR, &text, None, &ctx.deadline) {
+            log::warn!("cannot set {WARNING_ATTR}: {e}");
+        }
+    }
     for (i, req) in todo.iter().enumerate() {
         let share = ctx.deadline.remaining() / (count - i) as u32;
         enter_grace(req, Instant::now() + share);
@@ -358,9 +434,39 @@ mod tests {
             ("stop_uname", "node2 node3 node1"),
         ]);
         let vips = parse_node_vips("node2=10.77.0.102").unwrap();
-        let r = requests(&n, Some("node1"), &vips);
+        let r = requests(&n, Some("node1"), &vips, Path::new("/nonexistent"));
         let args: Vec<&str> = r.iter().map(|r| r.arg.as_str()).collect();
         assert_eq!(args, vec!["5:10.77.0.102", "node3"]);
+    }
+
+    #[test]
+    fn the_key_follows_the_recovery_layout_it_can_see() {
+        let dir = std::env::temp_dir().join(format!("ocfbox-grace-key-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("node2")).unwrap();
+        std::fs::create_dir_all(dir.join("10.0.0.3")).unwrap();
+        // ganesha-ha.sh's layout (node names) wins over a node_vips entry it lacks
+        assert_eq!(
+            grace_key(&dir, "node2", Some("10.0.0.2")),
+            ("node2".into(), None)
+        );
+        assert_eq!(grace_key(&dir, "node2", None), ("node2".into(), None));
+        assert_eq!(
+            grace_key(&dir, "node3", Some("10.0.0.3")),
+            ("5:10.0.0.3".into(), None)
+        );
+        let (arg, warning) = grace_key(&dir, "node4", None);
+        assert_eq!(arg, "node4");
+        assert!(warning.unwrap().contains("no directory node4"));
+        let (arg, warning) = grace_key(&dir, "node5", Some("10.0.0.5"));
+        assert_eq!(arg, "5:10.0.0.5");
+        assert!(warning.is_some());
+        // an invisible root: node_vips decides, nothing to warn about
+        assert_eq!(
+            grace_key(&dir.join("nope"), "node2", Some("10.0.0.2")),
+            ("5:10.0.0.2".into(), None)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -371,21 +477,39 @@ mod tests {
             ("stop_resource", " "),
             ("stop_uname", " "),
         ]);
-        assert!(requests(&n, Some("node1"), &BTreeMap::new()).is_empty());
+        assert!(requests(
+            &n,
+            Some("node1"),
+            &BTreeMap::new(),
+            Path::new("/nonexistent")
+        )
+        .is_empty());
         let n = notification(&[
             ("type", "post"),
             ("operation", "start"),
             ("stop_uname", "node2"),
             ("stop_resource", "g:1"),
         ]);
-        assert!(requests(&n, Some("node1"), &BTreeMap::new()).is_empty());
+        assert!(requests(
+            &n,
+            Some("node1"),
+            &BTreeMap::new(),
+            Path::new("/nonexistent")
+        )
+        .is_empty());
         let n = notification(&[
             ("type", "post"),
             ("operation", "stop"),
             ("stop_uname", "node1"),
             ("stop_resource", "g:0"),
         ]);
-        assert!(requests(&n, Some("node1"), &BTreeMap::new()).is_empty());
+        assert!(requests(
+            &n,
+            Some("node1"),
+            &BTreeMap::new(),
+            Path::new("/nonexistent")
+        )
+        .is_empty());
     }
 
     #[test]
@@ -398,7 +522,12 @@ mod tests {
             ("start_uname", "node2"),
             ("start_resource", "g:1"),
         ]);
-        let r = requests(&n, Some("node1"), &BTreeMap::new());
+        let r = requests(
+            &n,
+            Some("node1"),
+            &BTreeMap::new(),
+            Path::new("/nonexistent"),
+        );
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].arg, "0:");
         assert!(r[0].what.contains("node2"));

@@ -40,7 +40,7 @@ pub struct GaneshaMon;
 const SPECS: &[ParamSpec] = &[
     ParamSpec::string("ganesha_active").default("ganesha-active"),
     ParamSpec::string("grace_active").default("grace-active"),
-    ParamSpec::integer("grace_delay").default("5"),
+    ParamSpec::string("grace_delay").default("5"),
     ParamSpec::string("pid_file"),
 ];
 
@@ -96,7 +96,7 @@ impl Config {
                 "parameters 'ganesha_active' and 'grace_active' must name different attributes",
             ));
         }
-        let delay = p.integer_in("grace_delay", 0..=3600)?.unwrap_or(5);
+        let grace_delay = grace_delay(ctx, &p.required_string("grace_delay")?)?;
         let pid_file = match p.string("pid_file")? {
             Some(f) if !f.starts_with('/') || f.chars().any(char::is_control) => {
                 return Err(OcfError::configured(format!(
@@ -110,9 +110,36 @@ impl Config {
         Ok(Config {
             ganesha_active,
             grace_active,
-            grace_delay: Duration::from_secs(delay as u64),
+            grace_delay,
             pid_file,
         })
+    }
+}
+
+/// grace_delay as glusterfs' agent read it: handed to sleep(1), so `5`, `5s`, `1m` all
+/// work. Above an hour it is capped. A value sleep would refuse is a configuration error
+/// for start and validate-all only: glusterfs' agent ran on with it (its sleep failed), so
+/// a monitor or a stop, where a refusal would cost the node its service or get it fenced,
+/// warns and uses the default instead.
+fn grace_delay(ctx: &Context<'_>, raw: &str) -> OcfResult<Duration> {
+    const MAX: Duration = Duration::from_secs(3600);
+    const DEFAULT: Duration = Duration::from_secs(5);
+    match crate::ocf::params::parse_sleep_duration(raw) {
+        Ok(d) if d > MAX => {
+            log::warn!("grace_delay '{raw}' is more than an hour; using 3600 s");
+            Ok(MAX)
+        }
+        Ok(d) => Ok(d),
+        Err(why) if matches!(ctx.action, "start" | "validate-all") => Err(OcfError::configured(
+            format!("parameter 'grace_delay' must be a duration as sleep(1) takes it (5, 5s, 1m): {why}"),
+        )),
+        Err(why) => {
+            log::warn!(
+                "parameter 'grace_delay' is not a duration ({why}); using {} s",
+                DEFAULT.as_secs()
+            );
+            Ok(DEFAULT)
+        }
     }
 }
 

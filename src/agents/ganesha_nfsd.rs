@@ -1,6 +1,11 @@
 //! ganesha_nfsd: points the node's NFS state directory (/var/lib/nfs) at shared storage,
-//! `<ha_vol_mnt>/nfs-ganesha/<node>/nfs`, so that a surviving server can read the reclaim
+//! `<ha_vol_mnt>/nfs-ganesha/<dir>/nfs`, so that a surviving server can read the reclaim
 //! records of a failed one. A clone; replaces glusterfs' ganesha_nfsd (same parameter).
+//!
+//! `<dir>` is found as glusterfs' agent and ganesha-ha.sh named it: the host name (with its
+//! domain, `$(hostname)`), then the node name with the host's domain added, then the node
+//! name; `node_dir` picks one of them instead. A link the old agent made to any of these is
+//! this agent's own: a provider swap on a live cluster changes nothing on disk.
 //!
 //! start: the original directory is kept aside as `<nfs_dir>.backup` and the symlink put in
 //! its place; a second start on a linked node changes nothing. stop: the link goes, the
@@ -21,6 +26,7 @@ pub struct GaneshaNfsd;
 const SPECS: &[ParamSpec] = &[
     ParamSpec::string("ha_vol_mnt").default("/run/gluster/shared_storage"),
     ParamSpec::string("nfs_dir").default("/var/lib/nfs"),
+    ParamSpec::string("node_dir").default("auto"),
 ];
 
 impl OcfAgent for GaneshaNfsd {
@@ -53,6 +59,18 @@ struct Config {
     ha_vol_mnt: PathBuf,
     nfs_dir: PathBuf,
     backup: PathBuf,
+    node_dir: NodeDir,
+}
+
+/// Which name the node's directory under nfs-ganesha/ has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeDir {
+    /// The first of hostname, node name + domain, node name that exists.
+    Auto,
+    /// `$(hostname)`, as glusterfs' agent linked it.
+    Hostname,
+    /// The cluster's node name.
+    NodeName,
 }
 
 impl Config {
@@ -68,18 +86,98 @@ impl Config {
         }
         let mut backup = nfs_dir.clone().into_os_string();
         backup.push(".backup");
+        let node_dir = match p.required_string("node_dir")?.trim() {
+            "auto" => NodeDir::Auto,
+            "hostname" => NodeDir::Hostname,
+            "nodename" => NodeDir::NodeName,
+            other => {
+                return Err(OcfError::configured(format!(
+                    "parameter 'node_dir' must be auto, hostname or nodename, got '{}'",
+                    crate::ocf::params::printable(other)
+                )))
+            }
+        };
         Ok(Config {
             ha_vol_mnt,
             nfs_dir,
             backup: PathBuf::from(backup),
+            node_dir,
         })
     }
 
-    /// `<ha_vol_mnt>/nfs-ganesha/<node>/nfs`, the layout glusterfs' ganesha-ha.sh creates.
-    fn target(&self, ctx: &Context<'_>) -> OcfResult<PathBuf> {
-        let node = node_name(ctx)?;
-        Ok(self.ha_vol_mnt.join("nfs-ganesha").join(node).join("nfs"))
+    /// `<ha_vol_mnt>/nfs-ganesha/<name>/nfs` for each name this node's directory may have,
+    /// in the order they are tried (see the module comment), without duplicates.
+    fn candidates(&self, ctx: &Context<'_>) -> OcfResult<Vec<PathBuf>> {
+        let host = host_name();
+        let names = match self.node_dir {
+            NodeDir::Hostname => vec![host.map_err(OcfError::generic)?],
+            NodeDir::NodeName => vec![node_name(ctx)?],
+            NodeDir::Auto => {
+                let node = node_name(ctx)?;
+                let mut names = Vec::new();
+                match host {
+                    Ok(host) => {
+                        // ganesha-ha.sh: the node name plus the host's domain, unless the
+                        // node name already ends with it.
+                        if let Some((_, domain)) = host.split_once('.') {
+                            if !node.ends_with(&format!(".{domain}")) {
+                                names.push(format!("{node}.{domain}"));
+                            }
+                        }
+                        names.insert(0, host);
+                    }
+                    Err(e) => log::warn!("{e}; looking for the node name only"),
+                }
+                names.push(node);
+                names
+            }
+        };
+        let mut out: Vec<PathBuf> = Vec::new();
+        for name in names {
+            check_dir_name(&name)?;
+            let path = self.ha_vol_mnt.join("nfs-ganesha").join(name).join("nfs");
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+        Ok(out)
     }
+
+    /// The node's directory: the first candidate that exists.
+    fn target(&self, ctx: &Context<'_>) -> OcfResult<PathBuf> {
+        let candidates = self.candidates(ctx)?;
+        if let Some(found) = candidates.iter().find(|c| c.is_dir()) {
+            return Ok(found.clone());
+        }
+        let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
+        Err(OcfError::generic(format!(
+            "no shared NFS state directory for this node: tried {} (is {} mounted? node_dir={})",
+            tried.join(", "),
+            self.ha_vol_mnt.display(),
+            match self.node_dir {
+                NodeDir::Auto => "auto",
+                NodeDir::Hostname => "hostname",
+                NodeDir::NodeName => "nodename",
+            }
+        )))
+    }
+}
+
+/// `$(hostname)`: the kernel's host name, with its domain when it has one.
+fn host_name() -> Result<String, String> {
+    nix::unistd::gethostname()
+        .map_err(|e| format!("no host name: {e}"))
+        .map(|h| h.to_string_lossy().into_owned())
+}
+
+fn check_dir_name(name: &str) -> OcfResult<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0', '\n']) {
+        return Err(OcfError::configured(format!(
+            "node name '{}' cannot name a directory",
+            crate::ocf::params::printable(name)
+        )));
+    }
+    Ok(())
 }
 
 fn absolute_path(value: &str, name: &str) -> OcfResult<PathBuf> {
@@ -99,26 +197,17 @@ fn absolute_path(value: &str, name: &str) -> OcfResult<PathBuf> {
     Ok(PathBuf::from(v))
 }
 
-/// The cluster's name for this node (the directory name under nfs-ganesha/). Outside a
-/// cluster (a manual run, ocf-tester) the host name, as glusterfs' agent always used.
+/// The cluster's name for this node. Outside a cluster (a manual run, ocf-tester) the host
+/// name, as glusterfs' agent always used.
 fn node_name(ctx: &Context<'_>) -> OcfResult<String> {
-    let name = match pacemaker::local_node_name(ctx) {
-        Ok(n) => n,
+    match pacemaker::local_node_name(ctx) {
+        Ok(n) => Ok(n),
         Err(e) => {
-            let host = nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .map_err(|he| OcfError::generic(format!("{e}; and no host name: {he}")))?;
+            let host = host_name().map_err(|he| OcfError::generic(format!("{e}; and {he}")))?;
             log::warn!("{e}; using the host name '{host}' as the node name");
-            host
+            Ok(host)
         }
-    };
-    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0', '\n']) {
-        return Err(OcfError::configured(format!(
-            "node name '{}' cannot name a directory",
-            crate::ocf::params::printable(&name)
-        )));
     }
-    Ok(name)
 }
 
 /// What is at a path, without following a symlink there.
@@ -145,9 +234,10 @@ fn fs_error(what: &str, path: &Path, e: io::Error) -> OcfError {
     OcfError::generic(format!("cannot {what} {}: {e}", path.display()))
 }
 
+/// Path equality ignores repeated and trailing slashes (`ln -s $MNT/…` with MNT ending in
+/// a slash made such links).
 fn same_target(link: &Path, target: &Path) -> bool {
-    let norm = |p: &Path| p.to_string_lossy().trim_end_matches('/').to_string();
-    norm(link) == norm(target)
+    link == target
 }
 
 /// Put a symlink to `target` at `at` in one rename (created aside first), so `at` never
@@ -178,15 +268,8 @@ fn set_aside(cfg: &Config) -> OcfResult<()> {
 }
 
 fn start(ctx: &Context<'_>, cfg: &Config) -> OcfResult<OcfCode> {
-    let target = cfg.target(ctx)?;
     // Linking to a directory that is not there would only move the failure to ganesha.
-    if !target.is_dir() {
-        return Err(OcfError::generic(format!(
-            "shared NFS state directory {} does not exist (is {} mounted?)",
-            target.display(),
-            cfg.ha_vol_mnt.display()
-        )));
-    }
+    let target = cfg.target(ctx)?;
     let backup_exists = !matches!(entry(&cfg.backup)?, Entry::Missing);
     match entry(&cfg.nfs_dir)? {
         Entry::Link(current) if same_target(&current, &target) => {
@@ -291,20 +374,30 @@ fn stop(cfg: &Config) -> OcfResult<OcfCode> {
     Ok(OcfCode::Success)
 }
 
+/// Linked to one of this node's candidate directories (the old agent's link included) → 0.
 fn monitor(ctx: &Context<'_>, cfg: &Config) -> OcfResult<OcfCode> {
-    let target = cfg.target(ctx)?;
+    let candidates = cfg.candidates(ctx)?;
+    let expected = || {
+        candidates
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
     match entry(&cfg.nfs_dir)? {
-        Entry::Link(current) if same_target(&current, &target) => Ok(OcfCode::Success),
+        Entry::Link(current) if candidates.iter().any(|c| same_target(&current, c)) => {
+            Ok(OcfCode::Success)
+        }
         Entry::Link(current) => Err(OcfError::NotRunning(format!(
             "{} links to {}, not {}",
             cfg.nfs_dir.display(),
             current.display(),
-            target.display()
+            expected()
         ))),
         _ => Err(OcfError::NotRunning(format!(
             "{} is not a link to {}",
             cfg.nfs_dir.display(),
-            target.display()
+            expected()
         ))),
     }
 }

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use super::presets::{Preset, PresetCheck};
+use super::presets::{preset_specs, Preset, PresetCheck, URL_STATUS};
 use crate::health::{self, CommandCheck, GaneshaCheck, HealthCheck, HttpCheck, TcpCheck};
 use crate::ocf::{Backoff, Context, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params};
 use crate::systemd::outcome;
@@ -48,6 +48,7 @@ crate::ocf_actions! {
         Stop = "stop",
         Monitor = "monitor",
         Reload = "reload",
+        ReloadAgent = "reload-agent",
         ValidateAll = "validate-all",
     }
 }
@@ -86,11 +87,18 @@ pub(crate) fn run(
         _ => sd.keep_connection(),
     };
     match action {
-        Action::Start => start(ctx, &sd, &cfg),
+        Action::Start => start(ctx, &sd, &cfg, preset),
         Action::Stop => stop(ctx, &sd, &cfg),
         Action::Monitor => monitor(ctx, &sd, &cfg),
         Action::Reload => reload(ctx, &sd, &cfg),
-        Action::ValidateAll => validate(ctx, &sd, &cfg),
+        // Every parameter but `unit` is read afresh by each operation and the drop-in
+        // depends on the operation's timeout only: a changed reloadable parameter needs
+        // nothing but the check above that it is valid (OCF 1.1 reload-agent).
+        Action::ReloadAgent => {
+            log::info!("parameters reloaded: the next operations use them");
+            Ok(OcfCode::Success)
+        }
+        Action::ValidateAll => validate(ctx, &sd, &cfg, preset),
     }
 }
 
@@ -109,7 +117,7 @@ impl Config {
     fn read(ctx: &Context<'_>, preset: Option<&Preset>) -> OcfResult<Config> {
         let specs = match preset {
             None => Cow::Borrowed(SPECS),
-            Some(_) => Cow::Owned(super::presets::preset_specs()),
+            Some(preset) => Cow::Owned(preset_specs(preset)),
         };
         let p = ctx.params(&specs);
         let unit_param = p.string("unit")?;
@@ -150,6 +158,17 @@ impl Config {
     fn health_checked(&self, ctx: &Context<'_>) -> bool {
         !self.checks.is_empty() && self.depth(ctx) >= HEALTH_DEPTH
     }
+
+    /// The unit's main PID when a check looks at the service's processes.
+    fn main_pid(&self, ctx: &Context<'_>, sd: &Systemd, unit: &UnitName) -> OcfResult<Option<u32>> {
+        if !self.checks.iter().any(HealthCheck::needs_main_pid) {
+            return Ok(None);
+        }
+        let facts = sd
+            .service_facts(unit, ctx.deadline.budget(SYSTEMD_CALL))
+            .map_err(|e| outcome::error(e, &ctx.deadline))?;
+        Ok(Some(facts.main_pid))
+    }
 }
 
 /// The operator's health checks, else the preset's own. monitor_url_status,
@@ -180,6 +199,13 @@ fn health_checks(p: &Params<'_>, preset: Option<&Preset>) -> OcfResult<Vec<Healt
     if let Some(url) = &url {
         checks.push(http(url, "200", None)?);
     }
+    let mut legacy = Vec::new();
+    let mut legacy_replaces = false;
+    if let Some(preset) = preset {
+        let operator_chose = url.is_some() || tcp.is_some() || cmd.is_some();
+        (legacy, legacy_replaces) =
+            preset.legacy_checks(p, operator_chose, &|u| http(u, URL_STATUS, None))?;
+    }
     if let Some(tcp) = &tcp {
         checks.push(HealthCheck::Tcp(TcpCheck::parse(tcp).map_err(cfg_err)?));
     }
@@ -188,8 +214,9 @@ fn health_checks(p: &Params<'_>, preset: Option<&Preset>) -> OcfResult<Vec<Healt
             CommandCheck::parse(cmd).map_err(cfg_err)?,
         ));
     }
-    // A preset's own check applies only when the operator chose none.
-    if let (true, Some(preset)) = (checks.is_empty(), preset) {
+    // A preset's own check applies only when the operator chose none (the old agents'
+    // url and console_port are such a choice).
+    if let (true, false, Some(preset)) = (checks.is_empty(), legacy_replaces, preset) {
         match preset.check {
             PresetCheck::UnitOnly => {}
             PresetCheck::Http { url, status, body } => checks.push(http(url, status, Some(body))?),
@@ -202,6 +229,7 @@ fn health_checks(p: &Params<'_>, preset: Option<&Preset>) -> OcfResult<Vec<Healt
             PresetCheck::GaneshaAdmin => checks.push(HealthCheck::Ganesha(GaneshaCheck)),
         }
     }
+    checks.extend(legacy);
     let has_http = checks.iter().any(|c| matches!(c, HealthCheck::Http(_)));
     if !has_http {
         let http_only = [
@@ -229,8 +257,14 @@ fn parse_unit(raw: &str) -> OcfResult<UnitName> {
 // ---------------------------------------------------------------------------------------
 // Actions
 
-fn start(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+fn start(
+    ctx: &Context<'_>,
+    sd: &Systemd,
+    cfg: &Config,
+    preset: Option<&Preset>,
+) -> OcfResult<OcfCode> {
     let status = resource::startable_unit(ctx, sd, &cfg.units)?;
+    compare_with_unit(ctx, sd, preset, &status.unit);
     resource::start(ctx, sd, &status)?;
     if cfg.health_checked(ctx) {
         wait_until_healthy(ctx, sd, cfg, &status.unit)?;
@@ -253,8 +287,9 @@ fn monitor(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> 
     };
     let status = resource::running(ctx, sd, &cfg.units, keep)?;
     if health {
+        let pid = cfg.main_pid(ctx, sd, &status.unit)?;
         let timeout = ctx.deadline.budget(cfg.check_timeout);
-        health::run_all(&cfg.checks, timeout).map_err(|f| {
+        health::run_all(&cfg.checks, timeout, pid).map_err(|f| {
             OcfError::Generic(format!(
                 "unit {} is active but its health check failed: {f}",
                 status.unit
@@ -281,14 +316,34 @@ fn reload(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
     Ok(OcfCode::Success)
 }
 
-fn validate(ctx: &Context<'_>, sd: &Systemd, cfg: &Config) -> OcfResult<OcfCode> {
+fn validate(
+    ctx: &Context<'_>,
+    sd: &Systemd,
+    cfg: &Config,
+    preset: Option<&Preset>,
+) -> OcfResult<OcfCode> {
     for check in &cfg.checks {
         check
             .check_local_prerequisites()
             .map_err(|f| OcfError::NotInstalled(f.0))?;
     }
-    resource::startable_unit(ctx, sd, &cfg.units)?;
+    let status = resource::startable_unit(ctx, sd, &cfg.units)?;
+    compare_with_unit(ctx, sd, preset, &status.unit);
     Ok(OcfCode::Success)
+}
+
+/// An old agent's binary/config/user against the unit: warnings, never a failure.
+fn compare_with_unit(ctx: &Context<'_>, sd: &Systemd, preset: Option<&Preset>, unit: &UnitName) {
+    let Some(preset) = preset.filter(|p| p.osr.is_some()) else {
+        return;
+    };
+    match sd.service_facts(unit, ctx.deadline.budget(SYSTEMD_CALL)) {
+        Ok(facts) => {
+            let specs = preset_specs(preset);
+            preset.compare_with_unit(&ctx.params(&specs), unit.as_str(), &facts)
+        }
+        Err(e) => log::debug!("cannot read {unit}'s command line to compare: {e}"),
+    }
 }
 
 /// After systemd reports the unit started: retry the health check (short pauses, growing
@@ -311,9 +366,11 @@ fn wait_until_healthy(
     loop {
         attempts += 1;
         let left = give_up.saturating_duration_since(Instant::now());
+        let pid = cfg.main_pid(ctx, sd, unit)?;
         let failure = match health::run_all(
             &cfg.checks,
             cfg.check_timeout.min(left).max(Duration::from_millis(100)),
+            pid,
         ) {
             Ok(answers) => {
                 log::info!("{unit} is healthy: {}", answers.join("; "));
@@ -484,5 +541,76 @@ mod tests {
         assert_eq!(c.units, vec![UnitName::parse("my-nova").unwrap()]);
         assert_eq!(c.checks.len(), 1);
         assert!(c.checks[0].describe().starts_with("TCP"));
+    }
+
+    #[test]
+    fn openstack_resource_agents_names_take_their_old_parameters() {
+        let find = |n: &str| PRESETS.iter().find(|p| p.name == n).unwrap();
+        let read = |p: &Preset, pairs: &[(&str, &str)]| {
+            let mut all = vec![("OCF_RESKEY_CRM_meta_interval", "10000")];
+            all.extend_from_slice(pairs);
+            let env = OcfEnv::from_pairs(all.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let ctx = Context::new(p.name, "monitor", &env);
+            Config::read(&ctx, Some(p)).map(|c| {
+                c.checks
+                    .iter()
+                    .map(HealthCheck::describe)
+                    .collect::<Vec<_>>()
+            })
+        };
+        let nova = find("nova-api");
+        // url is the health check; the credentials are accepted (a warning), not used
+        let checks = read(
+            nova,
+            &[
+                ("OCF_RESKEY_url", "http://192.0.2.10:8774/v2/"),
+                ("OCF_RESKEY_os_password", "s3cret"),
+                (
+                    "OCF_RESKEY_keystone_get_token_url",
+                    "http://k:5000/v2.0/tokens",
+                ),
+                ("OCF_RESKEY_binary", "/usr/bin/nova-api"),
+                ("OCF_RESKEY_config", "/etc/nova/nova.conf"),
+                ("OCF_RESKEY_user", "nova"),
+                ("OCF_RESKEY_pid", "/var/run/nova-api.pid"),
+                ("OCF_RESKEY_additional_parameters", "--debug"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert!(checks[0].contains("192.0.2.10:8774/v2/"), "{checks:?}");
+        assert!(read(nova, &[]).unwrap()[0].contains("localhost:8774"));
+        // the workers: AMQP (and the database for the scheduler), zeromq drops AMQP
+        let sched = find("nova-scheduler");
+        let c = read(sched, &[]).unwrap();
+        assert!(
+            c[0].contains("AMQP port 5672") && c[0].contains("database port 3306"),
+            "{c:?}"
+        );
+        let c = read(sched, &[("OCF_RESKEY_zeromq", "true")]).unwrap();
+        assert!(!c[0].contains("AMQP") && c[0].contains("3306"), "{c:?}");
+        let c = read(
+            find("openstack-nova-scheduler"),
+            &[
+                ("OCF_RESKEY_amqp_server_port", "5671"),
+                ("OCF_RESKEY_database_server_port", "0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            vec!["an ESTABLISHED connection to AMQP port 5671".to_string()]
+        );
+        let e = read(sched, &[("OCF_RESKEY_amqp_server_port", "amqp")]).unwrap_err();
+        assert_eq!(e.code(), OcfCode::ErrConfigured);
+        let c = read(find("nova-novnc"), &[("OCF_RESKEY_console_port", "6081")]).unwrap();
+        assert_eq!(
+            c,
+            vec!["TCP connect to localhost:6081".to_string()],
+            "{c:?}"
+        );
+        // no old parameter on our own names
+        let e = read(find("openstack-nova-api"), &[]).unwrap();
+        assert_eq!(e.len(), 1);
     }
 }

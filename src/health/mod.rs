@@ -7,6 +7,7 @@
 //! more variant.
 
 pub mod command;
+pub mod conn;
 pub mod ganesha;
 pub mod http;
 pub mod tcp;
@@ -14,6 +15,7 @@ pub mod tcp;
 use std::time::Duration;
 
 pub use command::CommandCheck;
+pub use conn::ConnCheck;
 pub use ganesha::GaneshaCheck;
 pub use http::HttpCheck;
 pub use tcp::TcpCheck;
@@ -26,6 +28,8 @@ pub enum HealthCheck {
     Command(CommandCheck),
     /// ganesha.nfsd's admin interface on D-Bus (the nfs-ganesha preset).
     Ganesha(GaneshaCheck),
+    /// The service's processes are connected to some ports (an OpenStack worker's AMQP).
+    Connected(ConnCheck),
 }
 
 /// A check did not pass; the message says what it saw.
@@ -39,14 +43,21 @@ pub struct HealthFailure(pub String);
 pub struct HealthConfigError(pub String);
 
 impl HealthCheck {
-    /// Run the check once, giving up after `timeout`. Ok carries a short summary.
-    pub fn run(&self, timeout: Duration) -> Result<String, HealthFailure> {
+    /// Run the check once, giving up after `timeout`, for the service whose main process
+    /// is `main_pid` (when known). Ok carries a short summary.
+    pub fn run(&self, timeout: Duration, main_pid: Option<u32>) -> Result<String, HealthFailure> {
         match self {
             HealthCheck::Http(c) => c.run(timeout),
             HealthCheck::Tcp(c) => c.run(timeout),
             HealthCheck::Command(c) => c.run(timeout),
             HealthCheck::Ganesha(c) => c.run(timeout),
+            HealthCheck::Connected(c) => c.run(main_pid),
         }
+    }
+
+    /// Whether the check looks at the service's processes (the caller finds the main PID).
+    pub fn needs_main_pid(&self) -> bool {
+        matches!(self, HealthCheck::Connected(_))
     }
 
     /// What the check does, safe for logs and reasons.
@@ -56,6 +67,7 @@ impl HealthCheck {
             HealthCheck::Tcp(c) => c.describe(),
             HealthCheck::Command(c) => c.describe(),
             HealthCheck::Ganesha(c) => c.describe(),
+            HealthCheck::Connected(c) => c.describe(),
         }
     }
 
@@ -66,14 +78,18 @@ impl HealthCheck {
             HealthCheck::Http(c) => c.check_local_prerequisites(),
             HealthCheck::Tcp(_) => Ok(()),
             HealthCheck::Command(c) => c.check_local_prerequisites(),
-            HealthCheck::Ganesha(_) => Ok(()),
+            HealthCheck::Ganesha(_) | HealthCheck::Connected(_) => Ok(()),
         }
     }
 }
 
 /// Run every check once; the first failure ends the round.
-pub fn run_all(checks: &[HealthCheck], timeout: Duration) -> Result<Vec<String>, HealthFailure> {
-    checks.iter().map(|c| c.run(timeout)).collect()
+pub fn run_all(
+    checks: &[HealthCheck],
+    timeout: Duration,
+    main_pid: Option<u32>,
+) -> Result<Vec<String>, HealthFailure> {
+    checks.iter().map(|c| c.run(timeout, main_pid)).collect()
 }
 
 /// Shorten an answer for a reason: one line, at most `max` characters.
@@ -110,7 +126,7 @@ mod tests {
     fn run_all_stops_at_the_first_failure() {
         let ok = HealthCheck::Command(CommandCheck::parse("true").unwrap());
         let bad = HealthCheck::Command(CommandCheck::parse("false").unwrap());
-        assert!(run_all(std::slice::from_ref(&ok), Duration::from_secs(5)).is_ok());
-        assert!(run_all(&[ok, bad], Duration::from_secs(5)).is_err());
+        assert!(run_all(std::slice::from_ref(&ok), Duration::from_secs(5), None).is_ok());
+        assert!(run_all(&[ok, bad], Duration::from_secs(5), None).is_err());
     }
 }

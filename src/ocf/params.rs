@@ -167,6 +167,52 @@ impl<'a> Params<'a> {
     }
 }
 
+/// A duration as sleep(1) reads it (what shell agents handed their delay parameters to):
+/// one or more numbers, each with an optional unit `s`, `m`, `h` or `d`, fractions allowed,
+/// summed: `5`, `5s`, `1m`, `1.5m`, `1m 30s`. `inf`/`infinity` are sleep's too and come out
+/// as `Duration::MAX` (the caller clamps). Err says what is wrong.
+pub fn parse_sleep_duration(value: &str) -> Result<std::time::Duration, String> {
+    let mut total = 0f64;
+    let mut any = false;
+    for word in value.split_whitespace() {
+        any = true;
+        let (number, unit) = match word.char_indices().last() {
+            Some((i, c)) if c.is_ascii_alphabetic() && !word.eq_ignore_ascii_case("inf") => {
+                (&word[..i], c)
+            }
+            _ => (word, 's'),
+        };
+        if ["inf", "infinity"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
+        {
+            return Ok(std::time::Duration::MAX);
+        }
+        let factor = match unit {
+            's' => 1.0,
+            'm' => 60.0,
+            'h' => 3600.0,
+            'd' => 86_400.0,
+            _ => {
+                return Err(format!(
+                    "'{}' has an unknown unit (s, m, h, d)",
+                    printable(word)
+                ))
+            }
+        };
+        let n: f64 = number
+            .parse()
+            .ok()
+            .filter(|n: &f64| n.is_finite() && *n >= 0.0 && !number.starts_with('+'))
+            .ok_or_else(|| format!("'{}' is not a number of seconds", printable(word)))?;
+        total += n * factor;
+    }
+    if !any {
+        return Err("it is empty".into());
+    }
+    Ok(std::time::Duration::try_from_secs_f64(total).unwrap_or(std::time::Duration::MAX))
+}
+
 /// A value made safe to quote in a reason: control characters escaped, length capped.
 pub fn printable(value: &str) -> String {
     let mut out: String = value
@@ -238,6 +284,25 @@ mod tests {
     fn undeclared_parameters_are_reported() {
         let env = OcfEnv::from_pairs([("OCF_RESKEY_unti", "typo"), ("OCF_RESKEY_unit", "x")]);
         assert_eq!(Params::new(SPECS, &env).undeclared(), vec!["unti"]);
+    }
+
+    #[test]
+    fn sleep_durations_read_as_sleep_reads_them() {
+        let secs = |v: &str| parse_sleep_duration(v).map(|d| d.as_secs_f64());
+        assert_eq!(secs("5"), Ok(5.0));
+        assert_eq!(secs(" 5s "), Ok(5.0));
+        assert_eq!(secs("1m"), Ok(60.0));
+        assert_eq!(secs("1.5m"), Ok(90.0));
+        assert_eq!(secs("1m 30s"), Ok(90.0));
+        assert_eq!(secs("0.5"), Ok(0.5));
+        assert_eq!(secs("1h"), Ok(3600.0));
+        assert_eq!(
+            parse_sleep_duration("infinity"),
+            Ok(std::time::Duration::MAX)
+        );
+        for bad in ["", "x", "5x", "-1", "s", "5 y", "+3"] {
+            assert!(parse_sleep_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub use job::{JobEnd, JobKind, JobReport};
 pub use names::{InvalidUnitName, UnitName};
 use proxies::ManagerProxy;
 use unit::read_status;
-pub use unit::{ActiveState, Explain, UnitStatus};
+pub use unit::{ActiveState, Explain, ServiceFacts, UnitStatus};
 
 /// The environment variable that selects the manager.
 pub const MANAGER_ENV: &str = "OCFBOX_SYSTEMD_MANAGER";

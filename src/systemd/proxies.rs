@@ -63,4 +63,12 @@ pub trait Service {
     fn result(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn exec_main_status(&self) -> zbus::Result<i32>;
+    /// a(sasbttttuii): path, argv, ignore-failure, then timestamps, pid and status.
+    #[allow(clippy::type_complexity)]
+    #[zbus(property)]
+    fn exec_start(
+        &self,
+    ) -> zbus::Result<Vec<(String, Vec<String>, bool, u64, u64, u64, u64, u32, i32, i32)>>;
+    #[zbus(property)]
+    fn user(&self) -> zbus::Result<String>;
 }

@@ -243,6 +243,56 @@ async fn why_not_running(
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// What a service unit runs, as systemd has it: for the health check that looks at its
+/// processes, and for comparing an old agent's binary/config/user with the unit's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceFacts {
+    /// 0 when it has none.
+    pub main_pid: u32,
+    /// Each ExecStart= command line: the program's path, then its argv.
+    pub exec_start: Vec<(String, Vec<String>)>,
+    /// User=, empty for root.
+    pub user: String,
+}
+
+impl super::Systemd {
+    /// The main PID, command lines and user of service `unit`.
+    pub fn service_facts(
+        &self,
+        unit: &UnitName,
+        limit: std::time::Duration,
+    ) -> Result<ServiceFacts, SystemdError> {
+        self.call(limit, "reading the service's properties", async move {
+            let s = self.session(limit).await?;
+            let path = s
+                .mgr
+                .load_unit(unit.as_str())
+                .await
+                .map_err(call_err("LoadUnit", unit))?;
+            let service = ServiceProxy::builder(&s.conn)
+                .path(path)
+                .cache_properties(CacheProperties::No)
+                .build()
+                .await
+                .map_err(call_err("Service proxy", unit))?;
+            let (pid, (exec, user)) = join2(
+                service.main_pid(),
+                join2(service.exec_start(), service.user()),
+            )
+            .await;
+            Ok(ServiceFacts {
+                main_pid: pid.map_err(call_err("Get(MainPID)", unit))?,
+                exec_start: exec
+                    .map_err(call_err("Get(ExecStart)", unit))?
+                    .into_iter()
+                    .map(|(path, argv, ..)| (path, argv))
+                    .collect(),
+                user: user.map_err(call_err("Get(User)", unit))?,
+            })
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

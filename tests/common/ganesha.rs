@@ -212,6 +212,8 @@ pub fn get_grace_with_dbus_send(address: &str) -> Option<bool> {
 /// its pid file where a stock install does.
 pub struct NodeGanesha {
     dir: PathBuf,
+    /// RecoveryRoot as the node sees it, when not `<dir>/recov`.
+    recovery_root: Option<String>,
 }
 
 /// pacemakerd's (and so every agent's) bus: the same path on every node, each node's own
@@ -224,9 +226,19 @@ pub const NODE_BUS_ENV: (&str, &str) = (
 impl NodeGanesha {
     /// Starts the bus and ganesha in `node` (files in `<node dir>/ganesha`).
     pub fn start(node: &super::pacemaker::Node, grace_period: u32) -> NodeGanesha {
+        Self::start_with_recovery_root(node, grace_period, None)
+    }
+
+    /// The same with ganesha's RecoveryRoot at `recovery_root` (a path inside the node).
+    pub fn start_with_recovery_root(
+        node: &super::pacemaker::Node,
+        grace_period: u32,
+        recovery_root: Option<&str>,
+    ) -> NodeGanesha {
         require_ganesha();
         let g = NodeGanesha {
             dir: node.dir().join("ganesha"),
+            recovery_root: recovery_root.map(str::to_string),
         };
         std::fs::create_dir_all(&g.dir).expect("ganesha dir");
         g.script(node, "bus", grace_period);
@@ -250,6 +262,12 @@ impl NodeGanesha {
             .arg(&self.dir)
             .env("GANESHA_PIDFILE", PIDFILE)
             .env("GANESHA_GRACE_PERIOD", grace_period.to_string())
+            .env(
+                "GANESHA_RECOVERY_ROOT",
+                self.recovery_root
+                    .clone()
+                    .unwrap_or_else(|| self.dir.join("recov").display().to_string()),
+            )
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("cannot run ganesha.sh {sub}: {e}"));

@@ -15,7 +15,8 @@
 # what they start belongs to that PID namespace and dies with it.
 # Knobs (environment): GANESHA_PIDFILE (default /run/ganesha/ganesha.pid: /run must be
 # private), GANESHA_GRACE_PERIOD (default 10), GANESHA_LEASE_LIFETIME (default 5),
-# GANESHA_LOGLEVEL (default NIV_EVENT).
+# GANESHA_LOGLEVEL (default NIV_EVENT), GANESHA_RECOVERY_ROOT (default DIR/recov; a node's
+# /var/lib/nfs/ganesha stand-in, shared through ganesha_nfsd's link, for ganesha-ha.sh's layout).
 # Files in DIR: dbus/system_bus_socket, dbus-system.conf, dbus.log, ganesha.conf,
 # ganesha.log, ganesha.out, recov/ (RecoveryRoot), export/, ready (after init).
 set -euo pipefail
@@ -97,7 +98,7 @@ NFS_CORE_PARAM {
 }
 NFSv4 {
     RecoveryBackend = fs;
-    RecoveryRoot = $DIR/recov;
+    RecoveryRoot = ${GANESHA_RECOVERY_ROOT:-$DIR/recov};
     Grace_Period = ${GANESHA_GRACE_PERIOD:-10};
     Lease_Lifetime = ${GANESHA_LEASE_LIFETIME:-5};
 }
