@@ -6,6 +6,9 @@
 #   make fuzz SEED=1 CASES=100000 [JOBS=2]
 #                               a fuzz campaign (tests/fuzz.rs); reproducers of findings go
 #                               to FUZZ_OUT
+#   make man                    one man page per program, from its meta-data, into target/man
+#   make demo [ACT=N]           three acts with real clusters (see tools/demo.sh)
+#   make dist | deb | rpm       source tarball (vendored crates) / packages, into target/packages
 
 PREFIX     ?= /usr
 DESTDIR    ?=
@@ -15,13 +18,14 @@ OCF_RA_DIR ?= $(OCF_ROOT)/resource.d
 LIBEXECDIR ?= $(PREFIX)/libexec/ocfbox
 SBINDIR    ?= $(PREFIX)/sbin
 ALERTDIR   ?= $(PREFIX)/share/pacemaker/alerts
+MANDIR     ?= $(PREFIX)/share/man
 INSTALL    ?= install
 CARGO      ?= cargo
 
 # The binary `install` copies; tests stage their own debug build with BIN=...
 BIN        ?= target/release/ocfbox
 
-.PHONY: all build deps test lint manifest install uninstall bench fuzz clean
+.PHONY: all build deps test lint manifest man-manifest man install uninstall dist deb rpm demo bench fuzz clean
 
 all: build
 
@@ -65,6 +69,30 @@ manifest:
 		esac; \
 	done
 
+# One line per program: its man page under MANDIR, as `make install` puts it (gzip'd).
+# OCF agents: man7/ocf_<provider>_<agent>.7 (as resource-agents names them); fence and
+# alert agents: man8/<name>.8.
+man-manifest:
+	@test -x $(BIN) || $(CARGO) build --release --locked
+	@$(BIN) list | while read -r name kind _; do \
+		case $$kind in \
+			ocf) echo "$(MANDIR)/man7/ocf_$(PROVIDER)_$$name.7.gz" ;; \
+			*) echo "$(MANDIR)/man8/$$name.8.gz" ;; \
+		esac; \
+	done
+
+# The man pages, made at build time by the binary from each program's own meta-data
+# (`ocfbox man NAME`), so a page cannot disagree with its agent. Into MANOUT, uncompressed.
+MANOUT     ?= target/man
+man:
+	@test -x $(BIN) || $(CARGO) build --release --locked
+	@rm -rf $(MANOUT) && mkdir -p $(MANOUT)
+	@set -e; $(BIN) list | while read -r name kind _; do \
+		case $$kind in ocf) page=ocf_$(PROVIDER)_$$name.7 ;; *) page=$$name.8 ;; esac; \
+		$(BIN) man --provider $(PROVIDER) "$$name" > $(MANOUT)/$$page.tmp; \
+		mv $(MANOUT)/$$page.tmp $(MANOUT)/$$page; \
+	done
+
 # The binary once, then one symlink per program (the link's name picks it). The link
 # target is absolute and without DESTDIR, so a staged tree is right once copied into place.
 install:
@@ -76,6 +104,14 @@ install:
 		$(INSTALL) -d -m 0755 "$(DESTDIR)$$(dirname "$$link")"; \
 		ln -sfn $(LIBEXECDIR)/ocfbox "$(DESTDIR)$$link"; \
 	done
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	# A private MANOUT: parallel installs (the tests) must not share target/man.
+	set -e; out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	$(MAKE) -s --no-print-directory man MANOUT="$$out"; \
+	for page in "$$out"/*.[78]; do \
+		sect=$${page##*.}; dest="$(DESTDIR)$(MANDIR)/man$$sect/$${page##*/}.gz"; \
+		gzip -9n -c "$$page" > "$$dest"; chmod 0644 "$$dest"; \
+	done
 
 uninstall:
 	links=$$(test -x $(DESTDIR)$(LIBEXECDIR)/ocfbox && \
@@ -84,8 +120,30 @@ uninstall:
 		if [ -L "$$link" ] && [ "$$(readlink "$$link")" = "$(LIBEXECDIR)/ocfbox" ]; then rm -f "$$link"; fi; \
 	done
 	-rmdir $(DESTDIR)$(OCF_RA_DIR)/$(PROVIDER) 2>/dev/null
+	pages=$$(test -x $(DESTDIR)$(LIBEXECDIR)/ocfbox && \
+		$(MAKE) -s --no-print-directory man-manifest BIN=$(DESTDIR)$(LIBEXECDIR)/ocfbox); \
+	for page in $$pages; do rm -f "$(DESTDIR)$$page"; done
 	rm -f $(DESTDIR)$(SBINDIR)/ocfbox $(DESTDIR)$(LIBEXECDIR)/ocfbox
 	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
+
+# Packages, built as distributions do: from the source tarball (`make dist`: the tree plus
+# every crate vendored, with a .cargo/config.toml that keeps cargo offline), a release build
+# with --offline, then `make install DESTDIR=...`. Into PKGDIR.
+#   OCFBOX_PREBUILT=/path/to/ocfbox  package that binary instead of compiling one (the
+#                                    package tests do: a release build with LTO takes minutes)
+PKGDIR     ?= target/packages
+dist:
+	./packaging/dist.sh $(PKGDIR)
+
+deb:
+	./packaging/deb/build.sh $(PKGDIR)
+
+rpm:
+	./packaging/rpm.sh $(PKGDIR)
+
+# Three acts with real clusters, narrated (tools/demo.sh); ACT=1|2|3 runs one.
+demo: deps
+	ACT=$(ACT) KEEP=$(KEEP) ./tools/demo.sh
 
 bench: deps build
 	./bench/run.sh

@@ -1,6 +1,6 @@
 //! The umbrella command line: `ocfbox list`, `ocfbox AGENT ACTION`, `--help`, `--version`.
 
-use clap::Command;
+use clap::{Arg, Command};
 
 use crate::agents;
 use crate::ocf::agent::{write_stderr, write_stdout};
@@ -21,6 +21,17 @@ fn command() -> Command {
         .subcommand(
             Command::new("list")
                 .about("List the programs: name, kind (ocf, fence, alert), short description"),
+        )
+        .subcommand(
+            Command::new("man")
+                .about("Print a program's man page (roff), made from its own meta-data")
+                .arg(Arg::new("program").required(true))
+                .arg(
+                    Arg::new("provider")
+                        .long("provider")
+                        .default_value("ocfbox")
+                        .help("The OCF provider the agents are installed under"),
+                ),
         )
 }
 
@@ -58,6 +69,26 @@ pub fn main(args: &[String]) -> i32 {
             // A reader that stops early (`| head`) is not an error worth a panic.
             write_stdout(&listing);
             OcfCode::Success.as_i32()
+        }
+        Some(("man", sub)) => {
+            let name = sub.get_one::<String>("program").map(String::as_str);
+            let provider = sub
+                .get_one::<String>("provider")
+                .map(String::as_str)
+                .unwrap_or("ocfbox");
+            match name.and_then(agents::find) {
+                Some(program) => match crate::manpage::render(&program, provider) {
+                    Ok(page) => {
+                        write_stdout(&page);
+                        OcfCode::Success.as_i32()
+                    }
+                    Err(e) => {
+                        write_stderr(&format!("ocfbox man: {e}\n"));
+                        OcfCode::ErrGeneric.as_i32()
+                    }
+                },
+                None => unknown_agent(name.unwrap_or("")),
+            }
         }
         Some((name, sub)) => {
             let rest: Vec<String> = sub

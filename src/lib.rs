@@ -14,6 +14,7 @@ pub mod ganesha;
 pub mod health;
 pub mod http;
 pub mod instance_ha;
+pub mod manpage;
 pub mod ocf;
 pub mod openstack;
 pub mod pacemaker;

@@ -258,6 +258,9 @@ impl Chain {
         })
         .unwrap_or_else(|| panic!("nova-compute never reported up: {}", chain.svc(VICTIM)));
         chain
+            .c
+            .demo_show("2 controllers, 2 compute nodes on pacemaker_remote; now compute-1 crashes");
+        chain
     }
 
     fn svc(&self, host: &str) -> Value {
@@ -408,6 +411,25 @@ fn run(mode: Mode) {
         }
     });
     eprintln!("{mode:?} timeline (ms after the crash of {VICTIM}): {tl:#?}");
+    chain
+        .c
+        .demo_show("compute-1 fenced, its instances rebuilt on compute-2, compute-1 back");
+    if std::env::var_os("OCFBOX_DEMO").is_some() {
+        eprintln!("--- the Nova simulator's view");
+        for srv in chain.sim.servers() {
+            eprintln!(
+                "instance {} on {} ({})",
+                srv["id"], srv["host"], srv["vm_state"]
+            );
+        }
+        for m in chain.sim.migrations() {
+            eprintln!(
+                "migration of {}: {} -> {}, {}",
+                m["instance_uuid"], m["source_compute"], m["dest_compute"], m["status"]
+            );
+        }
+    }
+    chain.c.demo_keep("3");
     let at = |o: Option<u128>, what: &str| {
         o.unwrap_or_else(|| panic!("{mode:?}: never saw {what}: {tl:?}"))
     };

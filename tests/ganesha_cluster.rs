@@ -127,6 +127,9 @@ fn start_cluster(tmp: &TempDir) -> (Cluster, Vec<NodeGanesha>, std::path::PathBu
         }
         c.wait_for_resource(&format!("{n}-cluster_ip-1"), &n, "Started", WAIT)
             .unwrap_or_else(|e| panic!("{e}"));
+        if i == 2 {
+            c.demo_show("three NFS-Ganesha nodes, each VIP on its own node");
+        }
         // ganesha_nfsd really linked the node's state directory
         let link = c
             .node(i)
@@ -213,6 +216,7 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
         (vip_event.t - t_kill) * 1000.0,
     );
     eprintln!("{timeline}");
+    c.demo_show("node2's ganesha.nfsd crashed: survivors in grace, node2's VIP moved");
     if let Ok(path) = std::env::var("GANESHA_TIMELINE_FILE") {
         let _ = std::fs::write(path, format!("{timeline}\n"));
     }
@@ -277,6 +281,8 @@ fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
     );
     c.wait_for_resource("nfs-grace", "node2", "Started", WAIT)
         .unwrap_or_else(|e| panic!("{e}"));
+    c.demo_show("node2 back: its VIP failed back");
+    c.demo_keep("2");
 }
 
 /// `spawn()` of tests/ganesha-cluster.sh must wait for unshare's fork, however late it comes

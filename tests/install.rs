@@ -112,7 +112,8 @@ fn each_kind_is_linked_where_pacemaker_looks_for_it() {
     let fake = tmp.join("fake-ocfbox");
     common::write_executable(
         &fake,
-        "#!/bin/sh\n[ \"$1\" = list ] || exit 1\n\
+        "#!/bin/sh\n[ \"$1\" = man ] && { printf '.TH X 7\\n'; exit 0; }\n\
+         [ \"$1\" = list ] || exit 1\n\
          printf '%s\\n' 'Res ocf a resource' 'fence_x fence a fence agent' 'alert_y alert an alert'\n",
     );
     let destdir = tmp.join("stage");
@@ -128,6 +129,13 @@ fn each_kind_is_linked_where_pacemaker_looks_for_it() {
             Path::new("/usr/libexec/ocfbox/ocfbox"),
             "{what}"
         );
+    }
+    for page in [
+        "usr/share/man/man7/ocf_ocfbox_Res.7.gz",
+        "usr/share/man/man8/fence_x.8.gz",
+        "usr/share/man/man8/alert_y.8.gz",
+    ] {
+        assert!(destdir.join(page).is_file(), "man page {page} not staged");
     }
     make("uninstall", &destdir, &[&bin]);
     let left = files_under(&destdir);

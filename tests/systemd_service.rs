@@ -663,6 +663,7 @@ fn pacemaker_recovers_a_killed_service_through_the_agent() {
         "Pacemaker's start wrote no drop-in"
     );
     let first = rig.sd.main_pid("victim.service").expect("MainPID");
+    cluster.demo_show("victim started through SystemdService; now its process is killed");
 
     assert!(common::proc::kill(first, "KILL"), "cannot kill {first}");
     // Restart=no (the drop-in): systemd leaves it failed; the monitor reports 7 and
@@ -690,6 +691,8 @@ fn pacemaker_recovers_a_killed_service_through_the_agent() {
     cluster
         .wait_for_resource("victim", &node, "Started", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}"));
+    cluster.demo_show("recovered by Pacemaker through the agent; the failed monitor is counted");
+    cluster.demo_keep("1");
 }
 
 /// systemd re-executing (daemon-reexec) drops off the bus for a moment: calls in flight get

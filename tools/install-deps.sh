@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the programs the test suite drives are on this machine: real Pacemaker,
 # Corosync, systemd, D-Bus, NFS-Ganesha, resource-agents (ocf-tester, the DTD and RNG),
-# xmllint, iproute2, hyperfine; for the Nova simulator and its fidelity checks Debian's
+# xmllint, iproute2, hyperfine; man-db/groff (man page test), pcs (pcs examples), rpm,
+# lintian, dpkg-dev and binutils (package tests); for the Nova simulator and its fidelity checks Debian's
 # /usr/bin/python3 (not a pyenv shim earlier on PATH), openssl, python3-novaclient,
 # python3-openstackclient, python3-keystoneclient (fence-agents only suggests it) and
 # fence-agents. As root, missing Debian packages are installed with apt;
@@ -37,7 +38,15 @@ need=(
   "/usr/sbin/fence_evacuate fence-agents"
   "openssl openssl"
   "crm crmsh"
+  "man man-db"
+  "lexgrog man-db"
+  "groff groff-base"
   "pcs pcs"
+  "rpmbuild rpm"
+  "lintian lintian"
+  "dpkg-deb dpkg"
+  "dpkg-shlibdeps dpkg-dev"
+  "strip binutils"
 )
 
 missing=()

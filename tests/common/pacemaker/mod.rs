@@ -363,6 +363,41 @@ impl Cluster {
             .ok_or_else(|| "no node of the cluster is running".to_string())
     }
 
+    /// For `make demo` (OCFBOX_DEMO set): `crm_mon -1 -r` from a live node under a caption,
+    /// so the narration shows what Pacemaker shows an operator. Nothing in a test run.
+    pub fn demo_show(&self, caption: &str) {
+        if std::env::var_os("OCFBOX_DEMO").is_none() {
+            return;
+        }
+        let text = self.exec_ok(&["crm_mon", "-1", "-r"]).unwrap_or_else(|e| e);
+        eprintln!("\n--- crm_mon: {caption}\n{text}");
+    }
+
+    /// For `make demo KEEP=1` (OCFBOX_DEMO_KEEP set): keep the cluster up at the end of the
+    /// act, saying how to look inside each node, until the operator removes the keep file.
+    /// Then the act returns and its processes are ended as always.
+    pub fn demo_keep(&self, act: &str) {
+        if std::env::var_os("OCFBOX_DEMO_KEEP").is_none() {
+            return;
+        }
+        let keep = std::path::PathBuf::from(format!("/run/ocfbox-demo-{act}.keep"));
+        if std::fs::write(&keep, "remove this file to end the demo act\n").is_err() {
+            eprintln!("cannot write {}: not kept", keep.display());
+            return;
+        }
+        eprintln!("\n--- KEEP: the cluster of this act stays up. Enter a node with:");
+        for n in self.nodes.iter() {
+            if let Some(ns) = n.ns.as_ref() {
+                let pid = ns.init_pid();
+                eprintln!("  {}: nsenter -t {pid} -p -m -n -u -- crm_mon -1   (or crm configure show, bash)", n.name);
+            }
+        }
+        eprintln!("--- end it with: rm {}", keep.display());
+        while keep.exists() {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// Runs `argv` on the first live node; Ok(stdout) if it exits 0.
     pub fn exec_ok<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<String, String> {
         self.live_node()?.exec_ok(argv)
