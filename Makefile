@@ -49,7 +49,7 @@ fuzz: deps
 	$(CARGO) build --locked --examples
 	OCFBOX_FUZZ_SEED=$(SEED) OCFBOX_FUZZ_CASES=$(CASES) OCFBOX_FUZZ_JOBS=$(JOBS) \
 		OCFBOX_FUZZ_OUT=$(FUZZ_OUT) \
-		$(CARGO) test --locked --test tests fuzz::campaign -- --ignored --nocapture
+		$(CARGO) test --locked --test tests fuzz::sample -- --exact --nocapture
 
 lint:
 	$(CARGO) fmt --check

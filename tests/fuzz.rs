@@ -730,12 +730,31 @@ fn campaign_run(
     (tally.run.load(Ordering::Relaxed), findings, began.elapsed())
 }
 
-/// The fixed-seed sample of `make test`: every program appears (the draw is uniform over
-/// them, and the sample is large enough), in well under a minute on two cores.
+/// The fixed-seed sample of `make test` (every program appears: the draw is uniform over
+/// them, and the sample is large enough; well under a minute on two cores), and the long
+/// campaign of `make fuzz SEED=… CASES=… [JOBS=…]`, which sets the OCFBOX_FUZZ_* variables and
+/// gets its reproducers written to OCFBOX_FUZZ_OUT.
 #[test]
 fn sample() {
-    let (run, findings, took) = campaign_run(12, 400, 2, None);
-    eprintln!("fuzz sample: {run} cases in {} ms", took.as_millis());
+    let var = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let seed = var("OCFBOX_FUZZ_SEED", 12);
+    let cases = var("OCFBOX_FUZZ_CASES", 400);
+    let jobs = var("OCFBOX_FUZZ_JOBS", 2) as usize;
+    let out = std::env::var_os("OCFBOX_FUZZ_OUT").map(std::path::PathBuf::from);
+    let (run, findings, took) = campaign_run(seed, cases, jobs, out.as_deref());
+    eprintln!(
+        "FUZZ seed={seed} cases={run} jobs={jobs} time={} ms findings={}{}",
+        took.as_millis(),
+        findings.len(),
+        out.as_ref()
+            .map(|o| format!(" (reproducers in {})", o.display()))
+            .unwrap_or_default()
+    );
     assert!(
         findings.is_empty(),
         "{} findings:\n{}",
@@ -755,35 +774,4 @@ fn every_program_in_the_binary_is_fuzzed() {
     }
     let all: std::collections::BTreeSet<String> = progs.into_iter().map(|p| p.name).collect();
     assert_eq!(seen, all);
-}
-
-/// `make fuzz SEED=… CASES=… [JOBS=…]`.
-#[test]
-#[ignore = "a long campaign: make fuzz SEED=… CASES=…"]
-fn campaign() {
-    let var = |k: &str, d: u64| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(d)
-    };
-    let seed = var("OCFBOX_FUZZ_SEED", 1);
-    let cases = var("OCFBOX_FUZZ_CASES", 10_000);
-    let jobs = var("OCFBOX_FUZZ_JOBS", 2) as usize;
-    let out = std::path::PathBuf::from(
-        std::env::var("OCFBOX_FUZZ_OUT").unwrap_or_else(|_| "/tmp/ocfbox-fuzz-findings".into()),
-    );
-    let (run, findings, took) = campaign_run(seed, cases, jobs, Some(&out));
-    eprintln!(
-        "FUZZ CAMPAIGN seed={seed} cases={run} jobs={jobs} time={} s findings={} (reproducers in {})",
-        took.as_secs(),
-        findings.len(),
-        out.display()
-    );
-    assert!(
-        findings.is_empty(),
-        "{} findings, reproducers in {}",
-        findings.len(),
-        out.display()
-    );
 }

@@ -27,28 +27,23 @@ pub fn install_hook() {
 mod tests {
     use std::process::Command;
 
-    /// Run only by `a_panic_leaves_as_generic_error_with_one_reason`, in a child process
-    /// of the test binary (the hook exits the process): no command of the shipped binary
-    /// exists to panic on purpose.
-    #[test]
-    #[ignore = "run as a child by a_panic_leaves_as_generic_error_with_one_reason"]
-    fn child_that_panics() {
-        super::install_hook();
-        panic!("on purpose, for the test");
-    }
+    /// Set in the child process this test runs of itself: there the hook is installed and
+    /// the test panics (the hook exits the process), so no command of the shipped binary
+    /// exists to panic on purpose, and no test is left ignored.
+    const CHILD: &str = "OCFBOX_PANIC_TEST_CHILD";
+    const ME: &str = "ocf::panic::tests::a_panic_leaves_as_generic_error_with_one_reason";
 
     #[test]
     fn a_panic_leaves_as_generic_error_with_one_reason() {
+        if std::env::var_os(CHILD).is_some() {
+            super::install_hook();
+            panic!("on purpose, for the test");
+        }
         let exe = std::env::current_exe().expect("test binary path");
         for (prefix, expected) in [(None, "ocf-exit-reason:"), (Some("why:"), "why:")] {
             let mut cmd = Command::new(&exe);
-            cmd.args([
-                "ocf::panic::tests::child_that_panics",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ]);
+            cmd.env(CHILD, "1")
+                .args([ME, "--exact", "--nocapture", "--test-threads=1"]);
             match prefix {
                 Some(p) => cmd.env("OCF_EXIT_REASON_PREFIX", p),
                 None => cmd.env_remove("OCF_EXIT_REASON_PREFIX"),
@@ -67,12 +62,8 @@ mod tests {
             let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
             let full = full.expect("/dev/full");
             let status = Command::new(&exe)
-                .args([
-                    "ocf::panic::tests::child_that_panics",
-                    "--exact",
-                    "--ignored",
-                    "--test-threads=1",
-                ])
+                .env(CHILD, "1")
+                .args([ME, "--exact", "--test-threads=1"])
                 .stdout(std::process::Stdio::null())
                 .stderr(full)
                 .status()
