@@ -31,6 +31,7 @@ use crate::ocf::params::printable;
 use crate::ocf::{
     Backoff, Context, Deadline, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec, Params,
 };
+use crate::openstack::AGENT_CREDENTIAL_SPECS;
 use crate::openstack::{
     AuthConfig, CredentialParams, ErrorKind, MigrationFilter, OpenStackError, Service,
     ServiceState, ServiceStatus, Session,
@@ -39,25 +40,6 @@ use crate::pacemaker::{self, attrd};
 use crate::systemd::{outcome, resource, Systemd, UnitName};
 
 pub struct NovaCompute;
-
-/// The credential parameters, as NovaEvacuate declares them (nova-compute-wait shares them).
-pub(crate) const CREDENTIAL_SPECS: &[ParamSpec] = &[
-    ParamSpec::string("auth_url"),
-    ParamSpec::string("username"),
-    ParamSpec::string("password"),
-    ParamSpec::string("password_file"),
-    ParamSpec::string("tenant_name"),
-    ParamSpec::string("project_name"),
-    ParamSpec::string("user_domain").default("Default"),
-    ParamSpec::string("project_domain").default("Default"),
-    ParamSpec::string("application_credential_id"),
-    ParamSpec::string("application_credential_secret"),
-    ParamSpec::string("os_cloud"),
-    ParamSpec::string("region_name"),
-    ParamSpec::string("endpoint_type").default("internalURL"),
-    ParamSpec::boolean("insecure").default("false"),
-    ParamSpec::string("ca_file"),
-];
 
 /// Where the Nova host name comes from (nova-compute-wait shares them).
 pub(crate) const HOST_SPECS: &[ParamSpec] = &[
@@ -83,7 +65,7 @@ const START_RESERVE_CAP: Duration = Duration::from_secs(30);
 const ROUND_CAP: Duration = Duration::from_secs(20);
 
 pub(crate) fn specs() -> Vec<ParamSpec> {
-    CREDENTIAL_SPECS
+    AGENT_CREDENTIAL_SPECS
         .iter()
         .chain(HOST_SPECS)
         .chain(OWN_SPECS)
@@ -180,7 +162,7 @@ pub(crate) struct Compat {
 
 impl Compat {
     pub fn read(p: &Params<'_>) -> OcfResult<Compat> {
-        let creds = CredentialParams::from_ocf(p, CREDENTIAL_SPECS)?;
+        let creds = CredentialParams::from_ocf(p, AGENT_CREDENTIAL_SPECS)?;
         // endpoint_type is checked there too
         let auth = AuthConfig::from_params(&creds).map_err(OcfError::from)?;
         let host = p.string("host")?.filter(|h| !h.is_empty());

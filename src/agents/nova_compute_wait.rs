@@ -26,7 +26,7 @@ crate::ocf_actions! {
 }
 
 fn specs() -> Vec<ParamSpec> {
-    nova_compute::CREDENTIAL_SPECS
+    crate::openstack::AGENT_CREDENTIAL_SPECS
         .iter()
         .chain(nova_compute::HOST_SPECS)
         .cloned()

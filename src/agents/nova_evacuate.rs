@@ -36,6 +36,7 @@ use crate::instance_ha::throttle::{self, ComputeState, Verdict};
 use crate::ocf::params::printable;
 use crate::ocf::state::StateFile;
 use crate::ocf::{Backoff, Context, Deadline, OcfAgent, OcfCode, OcfError, OcfResult, ParamSpec};
+use crate::openstack::AGENT_CREDENTIAL_SPECS;
 use crate::openstack::{
     parallel, AuthConfig, Compute, CredentialParams, ErrorKind, EvacuateRequest, Migration,
     MigrationFilter, OpenStackError, ResetState, Server, Service, ServiceState, ServiceStatus,
@@ -55,22 +56,8 @@ crate::ocf_actions! {
     }
 }
 
-const SPECS: &[ParamSpec] = &[
-    ParamSpec::string("auth_url"),
-    ParamSpec::string("username"),
-    ParamSpec::string("password"),
-    ParamSpec::string("password_file"),
-    ParamSpec::string("tenant_name"),
-    ParamSpec::string("project_name"),
-    ParamSpec::string("user_domain").default("Default"),
-    ParamSpec::string("project_domain").default("Default"),
-    ParamSpec::string("application_credential_id"),
-    ParamSpec::string("application_credential_secret"),
-    ParamSpec::string("os_cloud"),
-    ParamSpec::string("region_name"),
-    ParamSpec::string("endpoint_type").default("internalURL"),
-    ParamSpec::boolean("insecure").default("false"),
-    ParamSpec::string("ca_file"),
+/// Its own parameters; the credential ones are `AGENT_CREDENTIAL_SPECS`.
+const OWN_SPECS: &[ParamSpec] = &[
     ParamSpec::string("domain"),
     ParamSpec::boolean("no_shared_storage").default("false"),
     ParamSpec::boolean("verbose").default("false"),
@@ -82,6 +69,14 @@ const SPECS: &[ParamSpec] = &[
     ParamSpec::string("complete_when").default("done"),
     ParamSpec::boolean("instance_opt_in").default("false"),
 ];
+
+fn specs() -> Vec<ParamSpec> {
+    AGENT_CREDENTIAL_SPECS
+        .iter()
+        .chain(OWN_SPECS)
+        .cloned()
+        .collect()
+}
 
 /// No single round of Nova requests may take longer than this: a hung API must not
 /// swallow the whole 600 s monitor.
@@ -103,7 +98,7 @@ impl OcfAgent for NovaEvacuate {
     }
 
     fn params(&self) -> Cow<'static, [ParamSpec]> {
-        Cow::Borrowed(SPECS)
+        Cow::Owned(specs())
     }
 
     fn run(&self, action: Action, ctx: &Context<'_>) -> OcfResult<OcfCode> {
@@ -152,8 +147,9 @@ struct Config {
 
 impl Config {
     fn read(ctx: &Context<'_>) -> OcfResult<Config> {
-        let p = ctx.params(SPECS);
-        let creds = CredentialParams::from_ocf(&p, SPECS)?;
+        let specs = specs();
+        let p = ctx.params(&specs);
+        let creds = CredentialParams::from_ocf(&p, &specs)?;
         if let Some(t) = creds.endpoint_type.as_deref() {
             if crate::openstack::Interface::parse(t).is_none() {
                 return Err(OcfError::configured(format!(

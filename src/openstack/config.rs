@@ -68,6 +68,26 @@ pub const CREDENTIAL_PARAMS: &[ParamSpec] = &[
     ParamSpec::string("application_credential_secret"),
 ];
 
+/// The credential parameters every Nova agent declares, with the defaults their meta-data
+/// gives (a subset of [`CREDENTIAL_PARAMS`]).
+pub const AGENT_CREDENTIAL_SPECS: &[ParamSpec] = &[
+    ParamSpec::string("auth_url"),
+    ParamSpec::string("username"),
+    ParamSpec::string("password"),
+    ParamSpec::string("password_file"),
+    ParamSpec::string("tenant_name"),
+    ParamSpec::string("project_name"),
+    ParamSpec::string("user_domain").default("Default"),
+    ParamSpec::string("project_domain").default("Default"),
+    ParamSpec::string("application_credential_id"),
+    ParamSpec::string("application_credential_secret"),
+    ParamSpec::string("os_cloud"),
+    ParamSpec::string("region_name"),
+    ParamSpec::string("endpoint_type").default("internalURL"),
+    ParamSpec::boolean("insecure").default("false"),
+    ParamSpec::string("ca_file"),
+];
+
 impl CredentialParams {
     /// Read the [`CREDENTIAL_PARAMS`] an agent declares (those it does not declare stay
     /// unset). `tenant_name` wins over `project_name` when both are set, as the old agents

@@ -28,7 +28,7 @@ pub use compute::{
 };
 pub use config::{
     AppCredentialRef, AuthConfig, AuthMethod, ConfigSources, CredentialParams, DomainRef,
-    Interface, NameOrId, Scope, TlsConfig, CREDENTIAL_PARAMS,
+    Interface, NameOrId, Scope, TlsConfig, AGENT_CREDENTIAL_SPECS, CREDENTIAL_PARAMS,
 };
 pub use error::{ErrorKind, OpenStackError};
 pub use image::{Image, ImageInfo};
