@@ -378,17 +378,21 @@ fn a_double_failure_still_puts_grace_before_each_vip() {
             .find(|e| {
                 e.t > t_kill && e.kind == "attribute" && e.name == ack_name && e.node == "node1"
             })
-            .map(|e| e.t)
-            .unwrap_or_else(|| panic!("no alert for {ack_name} on node1"));
-        assert!(
-            ack < vip_event.t,
-            "{rsc} started before node1 acknowledged grace for {n}"
-        );
+            .map(|e| e.t);
         timeline.push_str(&format!(
-            " ack_{n}={:.0}ms vip_{n}_on_node1={:.0}ms",
-            (ack - t_kill) * 1000.0,
+            " ack_{n}={} vip_{n}_on_node1={:.0}ms",
+            ack.map_or("none".to_string(), |a| format!(
+                "{:.0}ms",
+                (a - t_kill) * 1000.0
+            )),
             (vip_event.t - t_kill) * 1000.0
         ));
+        eprintln!("{timeline}");
+        let ack = ack.unwrap_or_else(|| panic!("no alert for {ack_name} on node1"));
+        assert!(
+            ack < vip_event.t,
+            "{rsc} started before node1 acknowledged grace for {n}: {timeline}"
+        );
         // The failed node's ganesha_mon let the address go on the acknowledgement, not on
         // its (ten-minute) grace_delay.
         let mlog = std::fs::read_to_string(c.log_path(i)).unwrap_or_default();
@@ -397,7 +401,6 @@ fn a_double_failure_still_puts_grace_before_each_vip() {
             "{n}'s ganesha_mon did not see the acknowledgement:\n{mlog}"
         );
     }
-    eprintln!("{timeline}");
     let whole = std::fs::read(c.log_path(0)).unwrap_or_default();
     let plog = String::from_utf8_lossy(&whole[before.min(whole.len())..]).into_owned();
     for (i, n) in [(1usize, "node2"), (2, "node3")] {
