@@ -53,7 +53,10 @@ fn wait_started_on(c: &Cluster, id: &str, pred: impl Fn(&str) -> bool) -> String
 
 /// The three nodes, their ganeshas (out of their start-up grace), every resource started
 /// where it belongs, and Pacemaker's alerts recorded.
-fn start_cluster(tmp: &TempDir) -> (Cluster, Vec<NodeGanesha>, std::path::PathBuf) {
+fn start_cluster(
+    tmp: &TempDir,
+    grace_delay: &str,
+) -> (Cluster, Vec<NodeGanesha>, std::path::PathBuf) {
     common::require_file(
         "/usr/lib/ocf/resource.d/heartbeat/IPaddr2",
         "resource-agents",
@@ -93,7 +96,7 @@ fn start_cluster(tmp: &TempDir) -> (Cluster, Vec<NodeGanesha>, std::path::PathBu
         "primitive nfs_setup ocf:ocfbox:ganesha_nfsd params ha_vol_mnt={} \
            nfs_dir=/run/var-lib-nfs op monitor interval=30s\n\
          clone nfs_setup-clone nfs_setup\n\
-         primitive nfs-mon ocf:ocfbox:ganesha_mon params grace_delay=3 \
+         primitive nfs-mon ocf:ocfbox:ganesha_mon params grace_delay={} \
            op monitor interval=2s timeout=10s\n\
          clone nfs-mon-clone nfs-mon\n\
          primitive nfs-grace ocf:ocfbox:ganesha_grace params node_vips=\"{}\" \
@@ -101,6 +104,7 @@ fn start_cluster(tmp: &TempDir) -> (Cluster, Vec<NodeGanesha>, std::path::PathBu
          clone nfs-grace-clone nfs-grace meta notify=true\n\
          location nfs-grace-where nfs-grace-clone rule -inf: grace-active ne 1\n",
         shared.display(),
+        grace_delay,
         vips.join(" ")
     );
     for i in 0..3 {
@@ -157,7 +161,7 @@ fn start_cluster(tmp: &TempDir) -> (Cluster, Vec<NodeGanesha>, std::path::PathBu
 #[test]
 fn survivors_enter_grace_before_the_failed_nodes_vip_moves_and_it_fails_back() {
     let tmp = TempDir::new("ganesha-cluster");
-    let (c, ganeshas, alerts) = start_cluster(&tmp);
+    let (c, ganeshas, alerts) = start_cluster(&tmp, "3");
     // The watcher: first sighting of grace on the survivors.
     let stop = AtomicBool::new(false);
     let seen: Mutex<[Option<f64>; 3]> = Mutex::new([None; 3]);
@@ -341,21 +345,61 @@ fn cluster_script_spawn_waits_for_a_late_fork() {
 
 /// #12.7: node2's and node3's ganesha.nfsd die together. Both VIPs end on node1, and node1's
 /// ganesha entered grace for each failed node before that node's VIP started there (in
-/// node1's log: the agent's grace line first, then the VIP's start).
+/// node1's log: the agent's grace line first, then the VIP's start; in the alerts: node1's
+/// acknowledgement before the VIP's start). grace_delay is ten minutes, longer than this
+/// test waits: the VIPs move because node1 acknowledged its grace, not because time passed.
 #[test]
 fn a_double_failure_still_puts_grace_before_each_vip() {
     let tmp = TempDir::new("ganesha-cluster2");
-    let (c, ganeshas, _alerts) = start_cluster(&tmp);
+    let (c, ganeshas, alerts) = start_cluster(&tmp, "10m");
     // Only what node1 logs from the kills on counts.
     let before = std::fs::metadata(c.log_path(0))
         .map(|m| m.len() as usize)
         .unwrap_or(0);
+    let t_kill = now();
     thread::scope(|s| {
         s.spawn(|| ganeshas[1].kill(c.node(1)));
         s.spawn(|| ganeshas[2].kill(c.node(2)));
     });
-    for n in ["node2", "node3"] {
-        wait_started_on(&c, &format!("{n}-cluster_ip-1"), |on| on == "node1");
+    let mut timeline = "GANESHA-DOUBLE-FAILOVER-TIMELINE kill=0".to_string();
+    for (i, n) in [(1usize, "node2"), (2, "node3")] {
+        let rsc = format!("{n}-cluster_ip-1");
+        let vip_event = wait_alert(&alerts, WAIT, &format!("{rsc} starting on node1"), |e| {
+            e.t > t_kill
+                && e.kind == "resource"
+                && e.name == rsc
+                && e.value == "start"
+                && e.rc == "0"
+                && e.node == "node1"
+        });
+        let ack_name = format!("ganesha-grace-for-{n}");
+        let ack = alert_events(&alerts)
+            .into_iter()
+            .find(|e| {
+                e.t > t_kill && e.kind == "attribute" && e.name == ack_name && e.node == "node1"
+            })
+            .map(|e| e.t);
+        timeline.push_str(&format!(
+            " ack_{n}={} vip_{n}_on_node1={:.0}ms",
+            ack.map_or("none".to_string(), |a| format!(
+                "{:.0}ms",
+                (a - t_kill) * 1000.0
+            )),
+            (vip_event.t - t_kill) * 1000.0
+        ));
+        eprintln!("{timeline}");
+        let ack = ack.unwrap_or_else(|| panic!("no alert for {ack_name} on node1"));
+        assert!(
+            ack < vip_event.t,
+            "{rsc} started before node1 acknowledged grace for {n}: {timeline}"
+        );
+        // The failed node's ganesha_mon let the address go on the acknowledgement, not on
+        // its (ten-minute) grace_delay.
+        let mlog = std::fs::read_to_string(c.log_path(i)).unwrap_or_default();
+        assert!(
+            mlog.contains(&format!("every live survivor acknowledged grace for {n}")),
+            "{n}'s ganesha_mon did not see the acknowledgement:\n{mlog}"
+        );
     }
     let whole = std::fs::read(c.log_path(0)).unwrap_or_default();
     let plog = String::from_utf8_lossy(&whole[before.min(whole.len())..]).into_owned();

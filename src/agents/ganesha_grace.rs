@@ -47,6 +47,14 @@ const SPECS: &[ParamSpec] = &[
 /// Node attribute where a grace key without reclaim records is reported (crm_mon -A).
 const WARNING_ATTR: &str = "ganesha-grace-warning";
 
+/// The acknowledgement a survivor writes on itself (value 1) once its ganesha.nfsd is in
+/// grace for failed node `node`: ganesha_mon on that node waits for every live survivor's
+/// before it lets the node's VIP move. It deletes them when it next retreats, so a value
+/// left from an earlier failure never counts.
+pub fn grace_ack_attr(node: &str) -> String {
+    format!("ganesha-grace-for-{node}")
+}
+
 /// One grace call may take this long before it counts as failed and is retried.
 const CALL_CAP: Duration = Duration::from_secs(5);
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
@@ -214,6 +222,8 @@ struct Request {
     arg: String,
     /// Why ganesha will find no reclaim records with this key, when it will not.
     missing: Option<String>,
+    /// The failed node this grace is for (acknowledged once entered).
+    failed: Option<String>,
 }
 
 /// The grace requests a notification calls for; empty when it calls for none.
@@ -248,6 +258,7 @@ fn requests(
                 ),
                 arg: format!("{}:", admin::EVENT_JUST_GRACE),
                 missing: None,
+                failed: None,
             }];
         }
         return Vec::new();
@@ -261,6 +272,7 @@ fn requests(
                 arg,
                 what: format!("failed node {node}"),
                 missing,
+                failed: Some(node),
             }
         })
         .collect()
@@ -342,7 +354,19 @@ fn notify(ctx: &Context<'_>) {
     }
     for (i, req) in todo.iter().enumerate() {
         let share = ctx.deadline.remaining() / (count - i) as u32;
-        enter_grace(req, Instant::now() + share);
+        if !enter_grace(req, Instant::now() + share) {
+            continue;
+        }
+        // Only now may the failed node's ganesha_mon let its VIP go (it waits for this).
+        if let Some(node) = &req.failed {
+            let ack = grace_ack_attr(node);
+            match attrd::update(&ack, "1", None, &ctx.deadline) {
+                Ok(()) => log::info!("{ack} set: grace for {node} acknowledged"),
+                Err(e) => log::warn!(
+                    "cannot acknowledge grace for {node} ({e}): its address moves after grace_delay"
+                ),
+            }
+        }
     }
 }
 

@@ -7,8 +7,15 @@
 //! ganesha-active=1, and the VIPs start after the grace clone. So when ganesha dies:
 //!   1. delete grace-active: the grace instance here stops, and the survivors' ganesha_grace
 //!      get the post-stop notification and put their ganesha.nfsd into grace;
-//!   2. wait grace_delay;
+//!   2. wait until every live survivor (grace-active 1 there) has set
+//!      `ganesha-grace-for-<this node>` (ganesha_grace does, once its ganesha is in grace),
+//!      at most grace_delay;
 //!   3. delete ganesha-active: this node's VIP moves to a survivor, already in grace.
+//!
+//! Waiting for the acknowledgements, not for time, is what keeps grace before the VIP when
+//! several nodes fail together: their attribute changes and grace stops then pile into
+//! transitions where nothing orders a survivor's notify before a VIP's start; grace_delay
+//! is only the fallback bound (warned about when it is what ends the wait).
 //!
 //! The order is the whole point (glusterfs once swapped it by mistake, and the VIP stopped
 //! failing over). When the operation's budget cannot hold the wait, step 3 is left to the
@@ -29,6 +36,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::agents::ganesha_grace::grace_ack_attr;
 use crate::ganesha::{admin, pid, Liveness};
 use crate::ocf::action::Basic as Action;
 use crate::ocf::state::{boottime_ms, StateFile};
@@ -241,7 +249,8 @@ fn set_pending(state: &StateFile, since: Option<u64>) -> OcfResult<()> {
     state.write(&values)
 }
 
-/// grace-active goes, grace_delay passes, ganesha-active goes.
+/// grace-active goes; once every live survivor has acknowledged its grace for this node
+/// (at most grace_delay later), ganesha-active goes.
 fn retreat(
     ctx: &Context<'_>,
     cfg: &Config,
@@ -251,8 +260,15 @@ fn retreat(
 ) -> OcfResult<()> {
     let grace = attrd::query(&cfg.grace_active, node, &ctx.deadline)?;
     let ganesha = attrd::query(&cfg.ganesha_active, node, &ctx.deadline)?;
+    // A node name no attribute can carry: no acknowledgement, grace_delay alone protects.
+    let ack = Some(grace_ack_attr(node)).filter(|a| attrd::valid_name(a));
     let mut since = pending_since(state)?;
     if grace.is_some() {
+        // Acknowledgements of an earlier failure must not count for this one. attrd orders
+        // these deletions before grace-active's, and so before any survivor's new one.
+        if let Some(ack) = &ack {
+            clear_acks(ctx, ack)?;
+        }
         attrd::delete(&cfg.grace_active, None, &ctx.deadline)?;
         log::warn!(
             "{} deleted on {node}: the other nodes enter grace",
@@ -283,27 +299,56 @@ fn retreat(
         }
     };
     let delay_ms = cfg.grace_delay.as_millis() as u64;
-    let left = Duration::from_millis((since + delay_ms).saturating_sub(boottime_ms()));
-    if !left.is_zero() {
+    loop {
+        // Survivors are asked afresh each round: one whose own ganesha dies meanwhile (a
+        // double failure) loses its grace-active and is waited for no longer.
+        let waiting = match &ack {
+            Some(ack) => unacknowledged(ctx, cfg, node, ack).unwrap_or_else(|e| {
+                // Not knowing is waiting: grace_delay still bounds it.
+                log::warn!("cannot read the grace acknowledgements: {e}");
+                vec!["(unknown)".to_string()]
+            }),
+            None => vec!["(node name unusable in an attribute)".to_string()],
+        };
+        if waiting.is_empty() {
+            log::info!("every live survivor acknowledged grace for {node}");
+            break;
+        }
+        let left = Duration::from_millis((since + delay_ms).saturating_sub(boottime_ms()));
+        if left.is_zero() {
+            let text = format!(
+                "grace_delay ({} ms) passed without an acknowledgement of grace for {node} from {}: \
+                 their ganesha may not be in grace for it",
+                delay_ms,
+                waiting.join(", ")
+            );
+            // A planned stop holds the grace instances' stop and notify back until it ends:
+            // no acknowledgement can come, and the delay is what protects.
+            if finish == Finish::Now {
+                log::info!("{text}");
+            } else {
+                log::warn!("{text}");
+            }
+            break;
+        }
         let affordable = ctx.deadline.remaining().saturating_sub(CALL_RESERVE);
-        if left > affordable {
+        if affordable < ACK_POLL {
             if finish == Finish::WhenBudgetAllows {
                 log::info!(
-                    "{} stays until {} ms of grace_delay have passed; the next monitor removes it",
+                    "{} stays (waiting for grace acknowledgements from {}, at most {} ms more); the next monitor goes on",
                     cfg.ganesha_active,
+                    waiting.join(", "),
                     left.as_millis()
                 );
                 return Ok(());
             }
             log::warn!(
-                "the stop's budget cannot hold the remaining {} ms of grace_delay: waiting {} ms",
-                left.as_millis(),
-                affordable.as_millis()
+                "the stop's budget cannot hold the remaining {} ms of grace_delay",
+                left.as_millis()
             );
-            std::thread::sleep(affordable);
-        } else {
-            std::thread::sleep(left);
+            break;
         }
+        std::thread::sleep(ACK_POLL.min(left).min(affordable));
     }
     attrd::delete(&cfg.ganesha_active, None, &ctx.deadline)?;
     log::warn!(
@@ -311,6 +356,38 @@ fn retreat(
         cfg.ganesha_active
     );
     set_pending(state, None)
+}
+
+/// Pause between two looks for the survivors' acknowledgements.
+const ACK_POLL: Duration = Duration::from_millis(250);
+
+/// Delete `ack` wherever attrd holds a value for it.
+fn clear_acks(ctx: &Context<'_>, ack: &str) -> OcfResult<()> {
+    for (host, value) in attrd::query_all(ack, &ctx.deadline)? {
+        if !value.is_empty() {
+            attrd::delete(ack, Some(&host), &ctx.deadline)?;
+        }
+    }
+    Ok(())
+}
+
+/// The live survivors (grace-active 1, this node aside) that have not yet set `ack`.
+fn unacknowledged(
+    ctx: &Context<'_>,
+    cfg: &Config,
+    node: &str,
+    ack: &str,
+) -> OcfResult<Vec<String>> {
+    let acked: Vec<String> = attrd::query_all(ack, &ctx.deadline)?
+        .into_iter()
+        .filter(|(_, v)| v == "1")
+        .map(|(h, _)| h)
+        .collect();
+    Ok(attrd::query_all(&cfg.grace_active, &ctx.deadline)?
+        .into_iter()
+        .filter(|(h, v)| v == "1" && h != node && !acked.contains(h))
+        .map(|(h, _)| h)
+        .collect())
 }
 
 /// How long a stop waits for an attrd that does not accept connections: long enough for
