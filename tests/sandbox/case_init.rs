@@ -73,6 +73,9 @@ fn c(p: &Path) -> CString {
     CString::new(p.as_os_str().as_bytes()).unwrap_or_default()
 }
 
+/// Where the case sees the ocfbox binary (a read-only bind of the host's).
+const CASE_EXE: &str = "/run/ocfbox.exe";
+
 fn mount(
     src: &str,
     target: &Path,
@@ -191,6 +194,18 @@ fn pid1(dir: &Path) -> Result<(), String> {
     for (i, n) in ["stdin", "stdout", "stderr"].iter().enumerate() {
         let _ = symlink(format!("/proc/self/fd/{i}"), dev.join(n));
     }
+    // The binary may live under /tmp (a checkout there), which the case sees as a fresh
+    // tmpfs: it is bound, read-only, into the case's /run, where the program's link points.
+    let exe = root.join(CASE_EXE.trim_start_matches('/'));
+    fs::write(&exe, b"").map_err(|e| format!("touch {}: {e}", exe.display()))?;
+    mount(&spec.ocfbox.to_string_lossy(), &exe, "", libc::MS_BIND, "")?;
+    mount(
+        "",
+        &exe,
+        "",
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+        "",
+    )?;
     let tmp = root.join("tmp");
     for d in [
         dev.join("shm"),
@@ -291,7 +306,7 @@ fn pid1(dir: &Path) -> Result<(), String> {
         .unwrap_or(OsStr::new("x"))
         .to_owned();
     let link = tmp.join("ocfbox-bin").join(&name);
-    symlink(&spec.ocfbox, &link).map_err(|e| format!("link: {e}"))?;
+    symlink(CASE_EXE, &link).map_err(|e| format!("link: {e}"))?;
 
     let sink = |how: &str, file: &str| -> Result<Stdio, String> {
         Ok(match how {
