@@ -453,17 +453,7 @@ struct Notes {
 
 impl Notes {
     fn path(&self, w: &Work) -> PathBuf {
-        let safe: String = w
-            .node()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe = crate::instance_ha::records::file_safe(w.node());
         self.dir.join(format!("{}@{safe}", w.kind()))
     }
 

@@ -254,17 +254,7 @@ impl Store {
     }
 
     fn path(&self, host: &str) -> PathBuf {
-        let safe: String = host
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        self.dir.join(format!("{safe}.host"))
+        self.dir.join(format!("{}.host", file_safe(host)))
     }
 
     /// Every readable record; a damaged file is skipped (the agent falls back to Nova).
@@ -343,6 +333,20 @@ fn err_remove(path: PathBuf, source: std::io::Error) -> StoreError {
         path,
         source,
     }
+}
+
+/// `name` as one file name of the state directory: anything but [A-Za-z0-9._-] becomes `_`
+/// (node and host names come from outside).
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
