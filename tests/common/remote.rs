@@ -24,7 +24,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use super::ns::{tail, NsProcess, NsSpec};
 use super::pacemaker::config::daemon_env;
-use super::pacemaker::{check, run_ok, Cluster};
+use super::pacemaker::{check, exec_with, run_ok, Cluster};
 use super::systemd::SystemdSandbox;
 use super::{poll, require_root, sandbox_script, TempDir};
 
@@ -269,12 +269,7 @@ impl RemoteNode {
     }
 
     pub fn exec<S: AsRef<OsStr>>(&self, argv: &[S]) -> Output {
-        let (program, args) = argv.split_first().expect("exec needs a program");
-        self.command(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run nsenter")
+        exec_with(argv, |program| self.command(program))
     }
 
     pub fn exec_ok<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<String, String> {

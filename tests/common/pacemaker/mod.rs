@@ -147,12 +147,7 @@ impl Node {
 
     /// Runs `argv` inside the node and returns its output.
     pub fn exec<S: AsRef<OsStr>>(&self, argv: &[S]) -> Output {
-        let (program, args) = argv.split_first().expect("exec needs a program");
-        self.command(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run nsenter")
+        exec_with(argv, |program| self.command(program))
     }
 
     /// Runs `argv` inside the node; Ok(stdout) if it exits 0, else Err with everything.
@@ -191,6 +186,20 @@ impl Node {
 }
 
 /// Ok(stdout) of a command that exited 0, else Err with its argv, status and output.
+/// Runs `argv` through the `Command` `command` makes for its program (a node's nsenter),
+/// stdin closed, and returns its output.
+pub(crate) fn exec_with<S: AsRef<OsStr>>(
+    argv: &[S],
+    command: impl FnOnce(&S) -> Command,
+) -> Output {
+    let (program, args) = argv.split_first().expect("exec needs a program");
+    command(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run nsenter")
+}
+
 pub(crate) fn check<S: AsRef<OsStr>>(argv: &[S], out: Output) -> Result<String, String> {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() {
